@@ -1,0 +1,54 @@
+"""Who is acting, for the audit receivers: set per request by AuditContextMiddleware, or
+explicitly by workers and commands with ``audit_context(...)``. ContextVars, never
+thread-locals, and always reset with their tokens."""
+
+import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Actor:
+    user: object = None  # a User or None for the system
+    ip_address: str | None = None
+    user_agent: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    source: str = "system"  # "web", "worker", "command", "system"
+
+
+_current = ContextVar("audit_actor", default=None)
+
+
+def current_actor():
+    """The actor in force, or a system actor when nothing set one."""
+    return _current.get() or Actor()
+
+
+@contextmanager
+def audit_context(*, user=None, source="system", ip_address=None, user_agent=""):
+    """Attribute audit rows written inside the block to ``user`` (None: the system)."""
+    token = _current.set(
+        Actor(user=user, ip_address=ip_address, user_agent=user_agent[:512], source=source)
+    )
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def client_ip(request):
+    """The client's address: REMOTE_ADDR, or the configured trusted proxy header's first hop."""
+    from django.conf import settings
+
+    header = getattr(settings, "TRUSTED_PROXY_IP_HEADER", "")
+    if header and request.META.get(header):
+        candidate = request.META[header].split(",")[0].strip()
+    else:
+        candidate = request.META.get("REMOTE_ADDR", "")
+    try:
+        import ipaddress
+
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None

@@ -1,0 +1,104 @@
+"""The audit trail: who did what, when and from where. Rows are append-only: no page or admin
+edits or deletes them; only the retention command removes old ones."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditLog(models.Model):
+    """One action by a person or by the system (``user`` empty)."""
+
+    class Action(models.TextChoices):
+        CREATE = "CREATE", "Create"
+        UPDATE = "UPDATE", "Update"
+        DELETE = "DELETE", "Delete"
+        LOGIN = "LOGIN", "Login"
+        LOGOUT = "LOGOUT", "Logout"
+        LOGIN_FAILED = "LOGIN_FAILED", "Login failed"
+        LOGIN_BLOCKED = "LOGIN_BLOCKED", "Login blocked"
+        RUN = "RUN", "Run"
+        CANCEL = "CANCEL", "Cancel"
+        RELAUNCH = "RELAUNCH", "Relaunch"
+        RESTORE = "RESTORE", "Restore"
+        PURGE = "PURGE", "Purge"
+        PASSWORD_CHANGE = "PASSWORD_CHANGE", "Password change"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_logs",
+        db_index=False,
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    resource_type = models.CharField(max_length=50, blank=True)
+    # A string so that UUIDs (jobs) and integer ids fit alike.
+    resource_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=36, blank=True)
+    timestamp = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "audit_logs"
+        indexes = [
+            models.Index(fields=["user"], name="idx_audit_user"),
+            models.Index(fields=["action"], name="idx_audit_action"),
+            models.Index(fields=["resource_type"], name="idx_audit_resource_type"),
+            models.Index(fields=["timestamp"], name="idx_audit_timestamp"),
+            models.Index(fields=["resource_type", "resource_id"], name="idx_audit_resource"),
+        ]
+
+    def __str__(self):
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.action} {self.resource_type}"
+
+
+class PlaybookAuditLog(models.Model):
+    """One version of a playbook: the content before and after a change.
+
+    ``playbook_id`` is a plain integer, not a foreign key, so the history of a playbook
+    survives its deletion; ``playbook_name`` keeps the name it had then."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+        UPLOADED = "uploaded", "Uploaded"
+        REPLACED = "replaced", "Replaced"
+        RESTORED = "restored", "Restored"
+        UNDELETED = "undeleted", "Undeleted"
+
+    id = models.BigAutoField(primary_key=True)
+    playbook_id = models.PositiveBigIntegerField()
+    playbook_name = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="playbook_changes",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    old_content = models.TextField(blank=True)
+    new_content = models.TextField(blank=True)
+    # sha256 of new_content: the version key jobs record in jobs.playbook_sha256.
+    new_sha256 = models.CharField(max_length=64, blank=True)
+    changes_description = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "playbook_audit_logs"
+        indexes = [
+            models.Index(fields=["playbook_id", "created_at"], name="idx_pb_audit_playbook"),
+            models.Index(fields=["action"], name="idx_pb_audit_action"),
+            models.Index(fields=["created_at"], name="idx_pb_audit_created_at"),
+            models.Index(fields=["new_sha256"], name="idx_pb_audit_sha256"),
+        ]
+
+    def __str__(self):
+        return f"{self.playbook_name} {self.action} {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,209 @@
+"""Playbooks, the jobs that run them, and the console lines the jobs print."""
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from automation import storage
+
+
+class Playbook(models.Model):
+    """An Ansible playbook. Its content lives in a file under PLAYBOOKS_DIR whose name the app
+    generates; ``file_path`` is that name relative to PLAYBOOKS_DIR, never a user's path.
+    Deleting is soft (``is_active=False``) so jobs and history keep pointing at it."""
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    file_path = models.CharField(max_length=500)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "playbooks"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def absolute_path(self):
+        return storage.resolve(self.file_path)
+
+    def read_content(self):
+        """The playbook's current text ('' when its file is missing)."""
+        return storage.read(self.file_path)
+
+    @property
+    def content_sha256(self):
+        return hashlib.sha256(self.read_content().encode()).hexdigest()
+
+
+class InvalidTransition(Exception):
+    """A job status change the state machine does not allow (e.g. success -> running)."""
+
+
+class Job(models.Model):
+    """One run of a playbook against a server.
+
+    Status moves pending -> running -> success|failed|cancelled, or pending -> cancelled|failed.
+    Every change goes through ``transition`` which updates the row only if it is still in a
+    state the change may start from, so two workers (or a worker and a cancel) cannot both win.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
+    LIVE = (Status.PENDING, Status.RUNNING)
+    ALLOWED = {
+        Status.PENDING: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
+        Status.RUNNING: {Status.SUCCESS, Status.FAILED, Status.CANCELLED},
+    }
+
+    job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="jobs")
+    server = models.ForeignKey("inventory.Server", on_delete=models.PROTECT, related_name="jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # The django-q2 task id (the seed's celery_task_id).
+    task_id = models.CharField(max_length=64, blank=True)
+    extra_vars = models.JSONField(default=dict, blank=True)
+    check_mode = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+    rc = models.IntegerField(null=True, blank=True)
+    # Per host: {"web1": {"ok": 3, "changed": 1, "failed": 0, "unreachable": 0, ...}}
+    stats = models.JSONField(default=dict, blank=True)
+    # sha256 of the playbook content this job ran: the version, joined to playbook history.
+    playbook_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    # Set by a cancel request while running; the worker's cancel callback polls it.
+    cancel_requested = models.BooleanField(default=False)
+    # "host:pid" of the worker process running the job, for the orphan reaper.
+    worker = models.CharField(max_length=255, blank=True)
+    relaunched_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="relaunches"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "jobs"
+        indexes = [
+            models.Index(fields=["created_at"], name="idx_jobs_created_at"),
+            # The jobs list filters by one of these and sorts newest first.
+            models.Index(fields=["status", "created_at"], name="idx_jobs_status_created"),
+            models.Index(fields=["playbook", "created_at"], name="idx_jobs_playbook_created"),
+            models.Index(fields=["server", "created_at"], name="idx_jobs_server_created"),
+            models.Index(fields=["user", "created_at"], name="idx_jobs_user_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.playbook} on {self.server} ({self.status})"
+
+    @property
+    def is_live(self):
+        return self.status in self.LIVE
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED
+
+    @property
+    def duration(self):
+        """Run time as a timedelta (up to now while running), or None before it starts."""
+        if not self.started_at:
+            return None
+        return (self.completed_at or timezone.now()) - self.started_at
+
+    def transition(self, to, **fields):
+        """Move to status ``to`` and save ``fields`` with it, atomically.
+
+        Raises InvalidTransition when the job's known status can never lead to ``to``. Returns
+        False when another process changed the row first (the conditional UPDATE matched no
+        row); the instance is then refreshed from the database.
+        """
+        sources = [s for s, targets in self.ALLOWED.items() if to in targets]
+        if self.status not in sources:
+            raise InvalidTransition(f"job {self.job_id}: {self.status} -> {to} is not allowed")
+        updated = Job.objects.filter(pk=self.pk, status__in=sources).update(status=to, **fields)
+        if not updated:
+            self.refresh_from_db()
+            return False
+        self.status = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
+    def start(self, *, worker=""):
+        """Claim a pending job for a worker; False when it was already claimed or cancelled."""
+        if self.status != self.Status.PENDING:
+            return False
+        return self.transition(self.Status.RUNNING, started_at=timezone.now(), worker=worker)
+
+    def finish(self, status, *, rc=None, stats=None, error_message=""):
+        """Record the end of a run (success, failed or cancelled)."""
+        if status not in self.FINISHED:
+            raise InvalidTransition(f"{status} is not a final status")
+        return self.transition(
+            status,
+            rc=rc,
+            stats=stats if stats is not None else self.stats,
+            error_message=error_message,
+            completed_at=timezone.now(),
+        )
+
+    def request_cancel(self):
+        """Cancel: a pending job never starts; a running job is flagged for its worker.
+        Returns False when the job had already finished."""
+        if self.status == self.Status.PENDING and self.transition(
+            self.Status.CANCELLED,
+            completed_at=timezone.now(),
+            error_message="Cancelled before it started.",
+        ):
+            return True
+        if self.status == self.Status.RUNNING:
+            Job.objects.filter(pk=self.pk).update(cancel_requested=True)
+            self.cancel_requested = True
+            return True
+        return False
+
+
+class JobLog(models.Model):
+    """One console line of a job, numbered from 1 in the order Ansible printed it."""
+
+    class Level(models.TextChoices):
+        DEBUG = "DEBUG", "Debug"
+        INFO = "INFO", "Info"
+        WARNING = "WARNING", "Warning"
+        ERROR = "ERROR", "Error"
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs")
+    line_number = models.PositiveIntegerField()
+    content = models.TextField(blank=True)
+    log_level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    timestamp = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "job_logs"
+        constraints = [
+            # Also the index the console reads by: (job, line_number) ranges.
+            models.UniqueConstraint(fields=["job", "line_number"], name="uniq_job_logs_line"),
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}:{self.line_number}"

@@ -1,0 +1,73 @@
+"""The server inventory and the history of each server's resource usage."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+percent = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+class Server(models.Model):
+    """A host playbooks run against and the collector polls over SSH.
+
+    ``connection`` is ``ssh`` for every real host; ``local`` runs Ansible on the controller
+    itself (the demo ``localhost``) and only a super_admin may create or edit such a server.
+    """
+
+    class Connection(models.TextChoices):
+        SSH = "ssh", "SSH"
+        LOCAL = "local", "Local (on the controller)"
+
+    hostname = models.CharField(max_length=255, unique=True)
+    ip_address = models.GenericIPAddressField(db_index=True)
+    os_type = models.CharField(max_length=50, blank=True)
+    os_version = models.CharField(max_length=100, blank=True)
+    ssh_port = models.PositiveIntegerField(
+        default=22, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    ssh_user = models.CharField(max_length=32, default="root")
+    # Relative to settings.SSH_KEYS_DIR (or absolute inside it); validated by the forms.
+    ssh_key_path = models.CharField(max_length=500, blank=True)
+    connection = models.CharField(max_length=10, choices=Connection.choices, default=Connection.SSH)
+    is_active = models.BooleanField(default=True)
+    cpu_usage = models.FloatField(null=True, blank=True, validators=percent)
+    memory_usage = models.FloatField(null=True, blank=True, validators=percent)
+    disk_usage = models.FloatField(null=True, blank=True, validators=percent)
+    last_monitored = models.DateTimeField(null=True, blank=True)
+    # Why the last poll or connection test failed; empty after a success.
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "servers"
+        ordering = ["hostname"]
+
+    def __str__(self):
+        return self.hostname
+
+    @property
+    def is_local(self):
+        return self.connection == self.Connection.LOCAL
+
+
+class ServerMetric(models.Model):
+    """One sample of a server's CPU, memory and disk use, appended by every poll."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="metrics")
+    cpu = models.FloatField(null=True, validators=percent)
+    memory = models.FloatField(null=True, validators=percent)
+    disk = models.FloatField(null=True, validators=percent)
+    collected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "server_metrics"
+        indexes = [
+            # The charts read one server's samples over a time range.
+            models.Index(fields=["server", "collected_at"], name="idx_metrics_server_time"),
+            # Retention deletes by age across all servers.
+            models.Index(fields=["collected_at"], name="idx_metrics_collected_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.server_id} @ {self.collected_at:%Y-%m-%d %H:%M}"

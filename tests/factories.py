@@ -1,0 +1,119 @@
+"""A factory per model. Playbook factories write real files under PLAYBOOKS_DIR."""
+
+import hashlib
+
+import factory
+from django.utils import timezone
+
+from accounts.models import User
+from auditing.models import AuditLog, PlaybookAuditLog
+from automation import storage
+from automation.models import Job, JobLog, Playbook
+from inventory.models import Server, ServerMetric
+
+SAMPLE_PLAYBOOK = """\
+- name: Sample
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hello
+      ansible.builtin.debug:
+        msg: hello
+"""
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    role = User.Role.USER
+    password = factory.PostGenerationMethodCall("set_password", "pass-w0rd-42")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class ServerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Server
+
+    hostname = factory.Sequence(lambda n: f"web{n:03d}.example.net")
+    ip_address = factory.Sequence(lambda n: f"10.0.{n // 250}.{n % 250 + 1}")
+    os_type = "Linux"
+    os_version = "6.1"
+    ssh_port = 22
+    ssh_user = "deploy"
+
+
+class ServerMetricFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServerMetric
+
+    server = factory.SubFactory(ServerFactory)
+    cpu = 12.5
+    memory = 40.0
+    disk = 55.0
+
+
+class PlaybookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Playbook
+        exclude = ("content",)
+
+    content = SAMPLE_PLAYBOOK
+    name = factory.Sequence(lambda n: f"Playbook {n}")
+    description = "A sample playbook"
+    file_path = factory.LazyAttribute(lambda o: storage.write(o.content))
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    playbook = factory.SubFactory(PlaybookFactory)
+    server = factory.SubFactory(ServerFactory)
+    user = factory.SubFactory(UserFactory)
+    status = Job.Status.PENDING
+    extra_vars = factory.LazyFunction(dict)
+    playbook_sha256 = hashlib.sha256(SAMPLE_PLAYBOOK.encode()).hexdigest()
+
+
+class JobLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = JobLog
+
+    job = factory.SubFactory(JobFactory)
+    line_number = factory.Sequence(lambda n: n + 1)
+    content = factory.LazyAttribute(lambda o: f"line {o.line_number}")
+    log_level = JobLog.Level.INFO
+    timestamp = factory.LazyFunction(timezone.now)
+
+
+class AuditLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditLog
+
+    user = factory.SubFactory(UserFactory)
+    action = AuditLog.Action.UPDATE
+    resource_type = "server"
+    resource_id = "1"
+    details = factory.LazyFunction(dict)
+    ip_address = "127.0.0.1"
+
+
+class PlaybookAuditLogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlaybookAuditLog
+
+    playbook_id = factory.Sequence(lambda n: n + 1)
+    playbook_name = factory.Sequence(lambda n: f"Playbook {n}")
+    user = factory.SubFactory(UserFactory)
+    action = PlaybookAuditLog.Action.UPDATED
+    old_content = ""
+    new_content = SAMPLE_PLAYBOOK
+    new_sha256 = hashlib.sha256(SAMPLE_PLAYBOOK.encode()).hexdigest()
