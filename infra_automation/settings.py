@@ -106,6 +106,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at the same time: wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # A file, not memory, so a real qcluster started by the tests can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
