@@ -146,7 +146,9 @@ class ChangePasswordForm(NewPasswordMixin):
     def clean_old_password(self):
         old = self.cleaned_data["old_password"]
         if not self.password_user.check_password(old):
-            raise ValidationError("Your current password is not correct.", code="password_incorrect")
+            raise ValidationError(
+                "Your current password is not correct.", code="password_incorrect"
+            )
         return old
 
 

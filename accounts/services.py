@@ -98,7 +98,9 @@ def sessions_end(*, user):
     """
     user_pk = str(user.pk)
     doomed = []
-    live = Session.objects.filter(expire_date__gt=timezone.now()).only("session_key", "session_data")
+    live = Session.objects.filter(expire_date__gt=timezone.now()).only(
+        "session_key", "session_data"
+    )
     for session in live.iterator(chunk_size=500):
         if str(session.get_decoded().get("_auth_user_id")) == user_pk:
             doomed.append(session.session_key)

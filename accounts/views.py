@@ -78,7 +78,9 @@ def _managed_user(request, pk):
 @admin_required
 def user_edit(request, pk):
     target = _managed_user(request, pk)
-    form = UserEditForm(request.POST if request.method == "POST" else None, instance=target, actor=request.user)
+    form = UserEditForm(
+        request.POST if request.method == "POST" else None, instance=target, actor=request.user
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -91,10 +91,9 @@ def audit_record(
     actor = current_actor()
     if resource is not None:
         resource_type, resource_id = resource_of(resource)
-    if user is NO_USER:
+    acting_user = actor.user if user is None else user
+    if acting_user is NO_USER:
         acting_user = None
-    else:
-        acting_user = user if user is not None else actor.user
     ip_address, user_agent = actor.ip_address, actor.user_agent
     if request is not None:
         ip_address = client_ip(request)

@@ -18,6 +18,7 @@ stored (timestamps the ORM sets, values the metrics collector writes, the passwo
 from dataclasses import dataclass
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.core.exceptions import ValidationError
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from auditing.context import current_actor
@@ -66,10 +67,9 @@ def _fields(sender):
 def _value(field, raw):
     """A comparable, JSON-safe form of a field value ("22" and 22 compare equal on a port)."""
     try:
-        raw = field.to_python(raw)
-    except Exception:  # noqa: BLE001 - an unparseable value is still recorded as given
-        pass
-    return jsonable(raw)
+        return jsonable(field.to_python(raw))
+    except ValidationError:  # not parseable: recorded as given
+        return jsonable(raw)
 
 
 def _snapshot(sender, instance):
@@ -181,4 +181,3 @@ def connect():
     user_logged_in.connect(record_login, dispatch_uid="audit-login")
     user_logged_out.connect(record_logout, dispatch_uid="audit-logout")
     user_login_failed.connect(record_login_failed, dispatch_uid="audit-login-failed")
-

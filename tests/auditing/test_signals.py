@@ -44,8 +44,8 @@ def test_server_create_update_delete_are_each_one_row_with_the_acting_user(admin
     assert created.details["fields"]["hostname"] == "db1.example.net"
     updated = only_row(action=A.UPDATE, resource_type="server")
     assert updated.details["changes"] == {
-            "hostname": {"old": "db1.example.net", "new": "db2.example.net"},
-            "ssh_port": {"old": 22, "new": 2222},
+        "hostname": {"old": "db1.example.net", "new": "db2.example.net"},
+        "ssh_port": {"old": 22, "new": 2222},
     }
     deleted = only_row(action=A.DELETE, resource_type="server")
     assert deleted.resource_id == str(server_pk) and deleted.user == admin
@@ -155,7 +155,9 @@ SECRET_VALUES = ["hunter2-value", "tok-3141", "AKIA-LEAK", "s3cr3t-deep", "ssh-c
 
 
 def test_no_secret_appears_in_any_audit_row(admin):
-    private_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nssh-contents\n-----END OPENSSH PRIVATE KEY-----"
+    private_key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nssh-contents\n-----END OPENSSH PRIVATE KEY-----"
+    )
     with audit_context(user=admin, source="web"):
         person = UserFactory(username="kim")
         person.set_password("hunter2-value-long")
@@ -164,7 +166,10 @@ def test_no_secret_appears_in_any_audit_row(admin):
             extra_vars={
                 "db_password": "hunter2-value",
                 "API_TOKEN": "tok-3141",
-                "nested": {"aws_secret_access_key": "AKIA-LEAK", "items": [{"Secret": "s3cr3t-deep"}]},
+                "nested": {
+                    "aws_secret_access_key": "AKIA-LEAK",
+                    "items": [{"Secret": "s3cr3t-deep"}],
+                },
                 "deploy_key_material": private_key,
                 "release": "v2",
                 "blob": private_key,
