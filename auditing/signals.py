@@ -85,8 +85,12 @@ def record_old_values(sender, instance, raw=False, update_fields=None, **kwargs)
     if update_fields is not None:
         fields = [f for f in fields if f.name in update_fields or f.attname in update_fields]
     attnames = [f.attname for f in fields]
-    if sender._meta.label == "accounts.User":
+    if sender._meta.label == "accounts.User" and (
+        update_fields is None or "password" in update_fields
+    ):
         attnames.append("password")
+    if not attnames:
+        return  # only noise is saved (e.g. last_login at each login): nothing to compare
     row = sender._base_manager.filter(pk=instance.pk).values(*attnames).first()
     if row is None:
         return
@@ -121,6 +125,7 @@ def record_save(sender, instance, created, raw=False, update_fields=None, **kwar
         audit_record(_update_action(label, changes), instance, {"changes": changes})
     if (
         label == "accounts.User"
+        and old["password"] is not None  # the password was part of this save
         and old["password"] != instance.password
         and instance._password is not None  # set_password() ran: a new password, not a rehash
     ):
