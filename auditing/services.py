@@ -79,6 +79,7 @@ def audit_record(
     resource_type="",
     resource_id="",
     request=None,
+    mask=True,
 ):
     """Write one audit row and return it.
 
@@ -86,7 +87,8 @@ def audit_record(
     ``resource_type``/``resource_id``. ``user`` defaults to the user of the audit context in
     force (None there means the system); ``NO_USER`` forces none. IP address, user agent and
     request id come from the context, or from ``request`` when one is given (the login signals
-    pass theirs). ``details`` are stored with secret-looking keys masked.
+    pass theirs). ``details`` are stored with secret-looking keys masked; the model receivers,
+    which mask field by field themselves, pass ``mask=False``.
     """
     actor = current_actor()
     if resource is not None:
@@ -98,7 +100,7 @@ def audit_record(
     if request is not None:
         ip_address = client_ip(request)
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
-    details = mask_secrets(details or {})
+    details = mask_secrets(details or {}) if mask else dict(details or {})
     if actor.source != "web":
         # Outside a request, say what did it: a worker, a command or the system itself.
         details = {**details, "source": actor.source}

@@ -23,7 +23,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from auditing.context import current_actor
 from auditing.models import AuditLog
-from auditing.services import NO_USER, audit_record, jsonable
+from auditing.services import MASK, NO_USER, SECRET_KEY_RE, audit_record, jsonable
 
 Action = AuditLog.Action
 
@@ -31,6 +31,8 @@ Action = AuditLog.Action
 @dataclass(frozen=True)
 class Tracking:
     ignored: frozenset
+    # Fields whose name looks secret but whose value is not (a path, not the key itself).
+    not_secret: frozenset = frozenset()
 
 
 TRACKED = {
@@ -51,7 +53,9 @@ TRACKED = {
                 "updated_at",
                 "created_at",
             }
-        )
+        ),
+        # A file name inside SSH_KEYS_DIR; the key's contents never reach the database.
+        not_secret=frozenset({"ssh_key_path"}),
     ),
     "automation.Playbook": Tracking(frozenset({"updated_at", "created_at"})),
     # task_id and worker are plumbing between the web process and the worker, not decisions.
@@ -60,20 +64,30 @@ TRACKED = {
 
 
 def _fields(sender):
-    ignored = TRACKED[sender._meta.label].ignored
+    ignored = _tracking(sender).ignored
     return [f for f in sender._meta.concrete_fields if f.name not in ignored and not f.primary_key]
 
 
 def _value(field, raw):
-    """A comparable, JSON-safe form of a field value ("22" and 22 compare equal on a port)."""
+    """A comparable, JSON-safe form of a field value ("22" and 22 compare equal on a port),
+    masked when the field's name looks secret; JSON values are masked key by key inside."""
+    if SECRET_KEY_RE.search(field.name) and field.name not in _tracking(field.model).not_secret:
+        return MASK
     try:
         return jsonable(field.to_python(raw))
     except ValidationError:  # not parseable: recorded as given
         return jsonable(raw)
 
 
-def _snapshot(sender, instance):
-    return {f.name: _value(f, getattr(instance, f.attname)) for f in _fields(sender)}
+def _tracking(model):
+    return TRACKED[model._meta.label]
+
+
+def _snapshot(sender, instance, *, skip_empty=False):
+    values = {f.name: _value(f, getattr(instance, f.attname)) for f in _fields(sender)}
+    if skip_empty:
+        return {name: value for name, value in values.items() if value not in ("", None)}
+    return values
 
 
 def record_old_values(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -107,11 +121,11 @@ def record_save(sender, instance, created, raw=False, update_fields=None, **kwar
     instance._audit_old = None
     label = sender._meta.label
     if created:
-        details = {"fields": _snapshot(sender, instance)}
+        details = {"fields": _snapshot(sender, instance, skip_empty=True)}
         action = Action.CREATE
         if label == "automation.Job":
             action = Action.RELAUNCH if instance.relaunched_from_id else Action.RUN
-        audit_record(action, instance, details)
+        audit_record(action, instance, details, mask=False)
         return
     if old is None:
         return
@@ -122,7 +136,7 @@ def record_save(sender, instance, created, raw=False, update_fields=None, **kwar
         if before != new[name]
     }
     if changes:
-        audit_record(_update_action(label, changes), instance, {"changes": changes})
+        audit_record(_update_action(label, changes), instance, {"changes": changes}, mask=False)
     if (
         label == "accounts.User"
         and old["password"] is not None  # the password was part of this save
@@ -146,7 +160,8 @@ def record_delete(sender, instance, **kwargs):
     actor = current_actor()
     if sender._meta.label == "accounts.User" and getattr(actor.user, "pk", None) == instance.pk:
         user = NO_USER  # the acting user's own row is gone: the row cannot point at it
-    audit_record(Action.DELETE, instance, {"fields": _snapshot(sender, instance)}, user=user)
+    details = {"fields": _snapshot(sender, instance, skip_empty=True)}
+    audit_record(Action.DELETE, instance, details, user=user, mask=False)
 
 
 def record_login(sender, request, user, **kwargs):

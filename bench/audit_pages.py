@@ -126,15 +126,18 @@ def main():
     small, small_total, small_count = measure(client)
     started = time.perf_counter()
     fill(args.large - small_total, users, args.small)
-    print(f"inserted {args.large - small_total:,} more rows in {time.perf_counter() - started:.1f}s")
+    elapsed = time.perf_counter() - started
+    print(f"inserted {args.large - small_total:,} more rows in {elapsed:.1f}s")
     large, large_total, large_count = measure(client)
 
     print(f"\n{'page':28} {'queries':>7} {small_total:>10,} rows {large_total:>10,} rows  ratio")
+    print(f"{'':28} {'(s/l)':>7}")
     for name in small:
         (t_small, q_small), (t_large, q_large) = small[name], large[name]
+        queries = f"{q_small}/{q_large}"
         print(
-            f"{name:28} {q_large:>7} {t_small * 1000:>11.1f} ms {t_large * 1000:>11.1f} ms"
-            f"  {t_large / t_small:5.2f}"
+            f"{name:28} {queries:>7} {t_small * 1000:>11.1f} ms"
+            f" {t_large * 1000:>11.1f} ms  {t_large / t_small:5.2f}"
         )
     print(
         f"{'(for scale) SELECT COUNT(*)':28} {'':>7} {small_count * 1000:>11.1f} ms"

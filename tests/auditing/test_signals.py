@@ -276,3 +276,21 @@ def test_deleting_the_acting_user_itself_still_writes_the_row(admin):
     row = only_row(action=A.DELETE, resource_type="user")
     assert row.user is None and row.resource_id == str(admin_pk)
     assert "password" not in row.details["fields"]
+
+
+def test_the_ssh_key_path_is_recorded_as_a_path_not_masked():
+    server = ServerFactory(ssh_key_path="fleet/id_ed25519")
+    server.ssh_key_path = "fleet/id_rsa"
+    server.save()
+    created = only_row(action=A.CREATE, resource_type="server")
+    assert created.details["fields"]["ssh_key_path"] == "fleet/id_ed25519"
+    assert only_row(action=A.UPDATE).details["changes"]["ssh_key_path"] == {
+        "old": "fleet/id_ed25519",
+        "new": "fleet/id_rsa",
+    }
+
+
+def test_create_rows_leave_out_empty_fields():
+    ServerFactory(os_version="")
+    fields = only_row(action=A.CREATE).details["fields"]
+    assert "os_version" not in fields and fields["ssh_user"] == "deploy"
