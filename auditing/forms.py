@@ -26,12 +26,14 @@ class AuditFilterForm(forms.Form):
     user = forms.ModelChoiceField(
         queryset=User.objects.order_by("username"),
         required=False,
+        label="User",
         empty_label="Anyone",
         error_messages={"invalid_choice": "No such user."},
     )
     action = forms.ChoiceField(
         choices=[("", "Any action"), *AuditLog.Action.choices],
         required=False,
+        label="Action",
         error_messages={"invalid_choice": "Unknown action %(value)s."},
     )
     resource_type = forms.ChoiceField(
@@ -68,6 +70,15 @@ class AuditFilterForm(forms.Form):
         if data.get("before") and data.get("after"):
             raise ValidationError("Ask for older or newer rows, not both.")
         return data
+
+    def error_lines(self):
+        """(field label, message) for each error, to say which filter is wrong in words."""
+        for name, messages in self.errors.items():
+            label = self.fields[name].label or name if name in self.fields else "Filters"
+            if name in ("before", "after"):
+                label = "Page cursor"
+            for message in messages:
+                yield label, message
 
     def queryset(self):
         """The filtered rows, newest first. Dates are days in the viewer's time zone."""

@@ -25,8 +25,10 @@ def audit_list(request):
         for row in attach_links(page.rows):
             row.lines = describe(row.details)
     context = {"form": form, "page": page, "title": "Audit log"}
-    template = "auditing/partials/audit_table.html" if request.htmx else "auditing/audit_list.html"
-    return render(request, template, context, status=200 if page else 400)
+    if request.htmx:
+        # htmx does not swap 4xx answers: the partial with the filter errors comes as a 200.
+        return render(request, "auditing/partials/audit_table.html", context)
+    return render(request, "auditing/audit_list.html", context, status=200 if page else 400)
 
 
 class _Echo:
@@ -41,7 +43,7 @@ class _Echo:
 def audit_export(request):
     form = AuditFilterForm(request.GET)
     if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+        errors = "; ".join(f"{label}: {message}" for label, message in form.error_lines())
         return HttpResponseBadRequest(f"Bad filter: {errors}", content_type="text/plain")
     writer = csv.writer(_Echo())
     rows = csv_rows(form.queryset(), timezone.get_current_timezone())

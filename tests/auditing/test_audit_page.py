@@ -116,6 +116,18 @@ def test_bad_query_strings_are_a_clear_message_never_a_500(as_admin, query, mess
     assert export.status_code == 400 and message in export.content.decode()
 
 
+def test_bad_filters_name_the_filter_in_words(as_admin):
+    body = as_admin.get("/audit/?resource_type=server&resource_id=x&before=0").content.decode()
+    assert "Resource id: A server id is a whole number." in body
+    assert "Page cursor: " in body
+
+
+def test_htmx_gets_the_filter_errors_in_a_swappable_answer(as_admin):
+    response = as_admin.get("/audit/?action=HACK", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200  # htmx does not swap 4xx answers
+    assert "Action: Unknown action HACK." in response.content.decode()
+
+
 def test_keyset_pages_walk_older_and_back_newer_without_counting(as_admin, admin):
     clear()
     rows = AuditLogFactory.create_batch(120, user=admin)
