@@ -40,6 +40,9 @@ def mask_secrets(value):
 
 def jsonable(value):
     """A field value as JSON can hold it (dates as ISO strings, UUIDs and decimals as text)."""
+    if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+        # One instant, one text: a form's Tokyo time and the database's UTC compare equal.
+        return value.astimezone(datetime.UTC).isoformat()
     if isinstance(value, datetime.datetime | datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, uuid.UUID | decimal.Decimal):

@@ -294,3 +294,13 @@ def test_create_rows_leave_out_empty_fields():
     ServerFactory(os_version="")
     fields = only_row(action=A.CREATE).details["fields"]
     assert "os_version" not in fields and fields["ssh_user"] == "deploy"
+
+
+def test_the_same_instant_in_another_time_zone_is_not_a_change():
+    from zoneinfo import ZoneInfo
+
+    job = JobFactory(started_at=timezone.now())
+    job.refresh_from_db()
+    job.started_at = job.started_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    job.save()
+    assert not rows(action=A.UPDATE, resource_type="job")
