@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from auditing.models import AuditLog
+from auditing.services import audit_record
 from automation.models import Job, JobLog
 from inventory.keys import resolve_key_path
 
@@ -273,6 +275,12 @@ def _record_result(job, runner, state):
         )
     job.finish(status, rc=rc, stats=stats, error_message=message)
     job.completed_at = job.completed_at or timezone.now()
+    # The worker's audit_context names the user who launched the job.
+    audit_record(
+        AuditLog.Action.UPDATE,
+        job,
+        {"status": ["running", status], "rc": rc, "error_message": message},
+    )
 
 
 def _last_error_line(job):

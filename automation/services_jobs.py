@@ -11,6 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from auditing.models import AuditLog
+from auditing.services import NO_USER, audit_record
 from automation.models import Job
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
@@ -82,10 +84,15 @@ def _enqueue(job):
 
 
 def job_cancel(*, job, user):
-    """Cancel ``job`` for its owner or an admin; False when it had already finished."""
+    """Cancel ``job`` for its owner or an admin; False when it had already finished.
+    Audited here: the cancel is a conditional QuerySet.update, which sends no signal."""
     if not (user.is_admin or job.user_id == user.pk):
         raise PermissionDenied
-    return job.request_cancel()
+    was = job.status
+    if not job.request_cancel():
+        return False
+    audit_record(AuditLog.Action.CANCEL, job, {"status": was}, user=user)
+    return True
 
 
 def job_relaunch(*, job, user):
@@ -128,5 +135,11 @@ def jobs_reap(*, now=None):
             error_message="worker lost: the worker running this job stopped "
             + ("(process gone)" if dead else f"(no result after {settings.JOB_TIMEOUT} s)"),
         ):
+            audit_record(
+                AuditLog.Action.UPDATE,
+                job,
+                {"status": ["running", "failed"], "error_message": job.error_message},
+                user=NO_USER,
+            )
             reaped.append(job)
     return reaped

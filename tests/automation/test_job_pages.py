@@ -427,3 +427,17 @@ def test_a_changed_host_key_makes_the_job_fail(
     job.refresh_from_db()
     assert job.status == "failed" and "unreachable" in job.error_message.lower()
     assert "host key" in " ".join(job.logs.values_list("content", flat=True)).lower()
+
+
+def test_cancel_is_audited_with_the_user_and_ip(as_user, user):
+    from auditing.models import AuditLog
+
+    job = JobFactory(user=user)
+    as_user.post(f"/jobs/{job.job_id}/cancel/", REMOTE_ADDR="127.0.0.9")
+    row = AuditLog.objects.get(action="CANCEL")
+    assert (row.user, row.resource_type, row.resource_id, row.ip_address) == (
+        user,
+        "job",
+        str(job.job_id),
+        "127.0.0.9",
+    )

@@ -293,3 +293,19 @@ def test_reaper_runs_when_a_worker_spawns(db):
     post_spawn.send(sender="django_q", proc_name="Process-1")
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
+
+
+def test_the_worker_records_the_end_of_a_run_for_the_launching_user(
+    launch, localhost, make_playbook, super_admin
+):
+    from auditing.models import AuditLog
+
+    job = launch(
+        playbook=make_playbook(tasks_yaml("ansible.builtin.ping:")),
+        server=localhost,
+        user=super_admin,
+    )
+    run = AuditLog.objects.get(action="RUN", resource_id=str(job.job_id))
+    end = AuditLog.objects.get(action="UPDATE", resource_id=str(job.job_id))
+    assert run.user == super_admin and end.user == super_admin
+    assert end.details["status"] == ["running", "success"] and end.details["source"] == "worker"
