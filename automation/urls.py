@@ -1,6 +1,7 @@
 from django.urls import path
 
 from automation import views_dashboard
+from automation.views_database import database_report
 from infra_automation.views import coming_soon
 
 urlpatterns = [
@@ -16,4 +17,6 @@ urlpatterns = [
     ),
     # Jobs
     path("jobs/", coming_soon, {"title": "Jobs", "issue": 5}, name="job_list"),
+    # Maintenance
+    path("database/", database_report, name="database_report"),
 ]
