@@ -132,7 +132,7 @@ def build_report(*, now=None):
         },
         "projection": _projection(by_table, lines_per_job, now),
         "retention": _retention(),
-        "missing_indexes": missing_indexes(existing=existing),
+        "missing_indexes": missing_indexes(),
         "estimates_note": (
             f"Row counts marked ~ are information_schema estimates (tables of "
             f"{EXACT_COUNT_LIMIT:,}+ rows); the others are exact COUNT(*)."
@@ -311,25 +311,45 @@ def _retention():
     ]
 
 
-def missing_indexes(*, existing=None, recommended=RECOMMENDED_INDEXES):
-    """Recommended indexes the live schema lacks: no index there starts with their columns."""
-    existing = existing if existing is not None else set(connection.introspection.table_names())
-    missing = []
-    leading = {}
+def live_indexes():
+    """{table: [leading column tuples]} of every index in the live schema, in one query."""
+    if connection.vendor == "mysql":
+        sql = (
+            "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS"
+            " WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+        )
+    elif connection.vendor == "sqlite":
+        # Rowid tables keep their INTEGER PRIMARY KEY outside any index: list it as one.
+        sql = (
+            "SELECT m.tbl_name, m.name, i.name FROM sqlite_master m, pragma_index_info(m.name) i"
+            " WHERE m.type = 'index' UNION ALL"
+            " SELECT m.tbl_name, 'pk', p.name FROM sqlite_master m, pragma_table_info(m.name) p"
+            " WHERE m.type = 'table' AND p.pk = 1 ORDER BY 1, 2"
+        )
+    else:
+        found = {}
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names(cursor):
+                constraints = connection.introspection.get_constraints(cursor, table).values()
+                found[table] = [tuple(c["columns"]) for c in constraints if c["columns"]]
+        return found
     with connection.cursor() as cursor:
-        for table, columns, name, why in recommended:
-            if table not in existing:
-                missing.append({"table": table, "columns": list(columns), "name": name, "why": why})
-                continue
-            if table not in leading:
-                constraints = connection.introspection.get_constraints(cursor, table)
-                leading[table] = [
-                    tuple(c["columns"])
-                    for c in constraints.values()
-                    if (c["index"] or c["unique"] or c["primary_key"]) and c["columns"]
-                ]
-            if not any(cols[: len(columns)] == tuple(columns) for cols in leading[table]):
-                missing.append({"table": table, "columns": list(columns), "name": name, "why": why})
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    indexes = {}
+    for table, index, column in rows:
+        indexes.setdefault(table, {}).setdefault(index, []).append(column)
+    return {table: [tuple(cols) for cols in named.values()] for table, named in indexes.items()}
+
+
+def missing_indexes(*, recommended=RECOMMENDED_INDEXES):
+    """Recommended indexes the live schema lacks: no index there starts with their columns."""
+    present = live_indexes()
+    missing = []
+    for table, columns, name, why in recommended:
+        columns = tuple(columns)
+        if not any(cols[: len(columns)] == columns for cols in present.get(table, [])):
+            missing.append({"table": table, "columns": list(columns), "name": name, "why": why})
     return missing
 
 

@@ -165,6 +165,7 @@ class PurgeCommand(BaseCommand):
             )
 
     def handle(self, *args, days=None, batch_size, dry_run, force=False, **options):
+        self.verbosity = options.get("verbosity", 1)
         if days is None:
             days = getattr(settings, self.retention_setting)
         if days < 0:
