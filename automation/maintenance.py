@@ -10,8 +10,9 @@ How a purge deletes, and why:
 * It walks the table in primary-key order. Each batch is one ``DELETE ... WHERE id BETWEEN lo
   AND hi AND <time> < cutoff [AND job not live]`` in its own short transaction, so a batch
   holds its row locks for a fraction of a second and running jobs keep inserting lines.
-* ``hi`` is the id of the ``batch_size``-th old row after ``lo`` (one index read), so every
-  batch deletes at most ``batch_size`` rows even when ids are sparse. Ids grow with time, but the
+* ``lo`` is the next deletable row and ``hi`` the ``batch_size``-th one after it (index reads
+  outside the transaction), so every batch deletes at most ``batch_size`` rows and rows that
+  must stay (lines of live jobs) or gaps in the ids cost nothing. Ids grow with time, but the
   time condition stays in every DELETE so a row whose id is in range but whose timestamp is
   newer is never removed.
 * ``--dry-run`` counts what would go and deletes nothing.
@@ -26,7 +27,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 DEFAULT_BATCH_SIZE = 5000
@@ -72,17 +73,17 @@ def purge_in_batches(
         result.seconds = time.monotonic() - started
         return result
 
-    # The id range holding old rows: one read of the time index.
-    bounds = model.objects.filter(old).aggregate(lo=Min("pk"), hi=Max("pk"))
-    lo, last = bounds["lo"], bounds["hi"]
-    while lo is not None and lo <= last:
-        # The batch ends at the batch_size-th old row from lo, or at the last old row.
-        edge = (
-            model.objects.filter(old, pk__gte=lo)
-            .order_by("pk")
-            .values_list("pk", flat=True)[batch_size - 1 : batch_size]
-        )
-        hi = next(iter(edge), last)
+    # The id range holding old rows: one read of the time index. Every later read is bounded
+    # by it, so the newest rows (the bulk of a healthy table) are never walked.
+    last = model.objects.filter(old).aggregate(last=Max("pk"))["last"]
+    if last is None:
+        result.seconds = time.monotonic() - started
+        return result
+    in_range = deletable.filter(pk__lte=last).order_by("pk").values_list("pk", flat=True)
+    lo = in_range.first()
+    while lo is not None:
+        # The batch ends at the batch_size-th deletable row from lo, or at the last old row.
+        hi = next(iter(in_range.filter(pk__gte=lo)[batch_size - 1 : batch_size]), last)
         batch_started = time.monotonic()
         with transaction.atomic(using=model.objects.db):
             batch = deletable.filter(pk__gte=lo, pk__lte=hi)
@@ -96,7 +97,8 @@ def purge_in_batches(
         result.seconds = time.monotonic() - started
         if progress:
             progress(result)
-        lo = hi + 1
+        # Seek the next deletable row: kept rows (live jobs) and gaps are stepped over.
+        lo = in_range.filter(pk__gt=hi).first()
     result.seconds = time.monotonic() - started
     return result
 

@@ -28,8 +28,8 @@ def data():
     for n, job in enumerate(jobs, start=1):
         add_lines(job, 10 * n)
     backdate(JobLog.objects.filter(job=jobs[0]), "timestamp", 45)
-    ServerMetricFactory.create_batch(4, server=jobs[0].server)
-    backdate(ServerMetric.objects.filter(pk__in=ServerMetric.objects.all()[:1]), "collected_at", 40)
+    old_sample, *_ = ServerMetricFactory.create_batch(4, server=jobs[0].server)
+    backdate(ServerMetric.objects.filter(pk=old_sample.pk), "collected_at", 40)
     AuditLogFactory.create_batch(2)
     return jobs
 
