@@ -26,6 +26,8 @@ PROJECT_APPS = ("accounts", "inventory", "automation", "auditing")
 EXACT_COUNT_LIMIT = 100_000
 PROJECTION_JOBS = (1_000, 10_000)
 RECENT_DAYS = 30
+# Below this many rows a table is mostly empty pages: its size says nothing about its row size.
+MIN_ROWS_FOR_ROW_SIZE = 1_000
 MB = 1024 * 1024
 
 # The indexes the app's queries rely on: (table, leading columns, name in the models, why).
@@ -102,7 +104,11 @@ def build_report(*, now=None):
                 "data_bytes": s["data_bytes"],
                 "index_bytes": s["index_bytes"],
                 "total_bytes": total,
-                "bytes_per_row": round(total / s["rows"]) if total and s["rows"] else None,
+                "bytes_per_row": (
+                    round(total / s["rows"])
+                    if total and s["rows"] >= MIN_ROWS_FOR_ROW_SIZE
+                    else None
+                ),
                 "utilisation_pct": round(100 * total / used_bytes, 1) if used_bytes else None,
                 "unused": s["rows"] == 0,
             }
@@ -137,7 +143,11 @@ def build_report(*, now=None):
             f"Row counts marked ~ are information_schema estimates (tables of "
             f"{EXACT_COUNT_LIMIT:,}+ rows); the others are exact COUNT(*)."
         ),
-        "notes": notes,
+        "notes": notes
+        + [
+            f"Bytes per row (and so the MB projections) need {MIN_ROWS_FOR_ROW_SIZE:,}+ rows;"
+            " a smaller table is mostly empty pages."
+        ],
     }
 
 
@@ -222,7 +232,7 @@ def _free_bytes(notes):
     return None
 
 
-def _recent_rows(table, column, since, exact):
+def _recent_rows(table, column, since, exact, estimate):
     """Rows written since ``since``. Big MySQL tables: from the id range (ids grow with time and
     purges delete only the oldest rows), two index reads instead of a long COUNT."""
     qn = connection.ops.quote_name
@@ -239,7 +249,8 @@ def _recent_rows(table, column, since, exact):
             [since],
         )
         low, high = cursor.fetchone()
-        return (high - low + 1 if low is not None else 0), False
+        # Capped by the table's estimate: auto-increment gaps widen the id range.
+        return (min(high - low + 1, estimate) if low is not None else 0), False
 
 
 def _projection(by_table, lines_per_job, now):
@@ -264,7 +275,7 @@ def _projection(by_table, lines_per_job, now):
         if table not in by_table:
             continue
         current = by_table[table]
-        recent, exact = _recent_rows(table, column, since, current["rows_exact"])
+        recent, exact = _recent_rows(table, column, since, current["rows_exact"], current["rows"])
         daily = recent / RECENT_DAYS
         without = round(current["rows"] + daily * 365)
         days = retention_days.get(table, 0)
