@@ -1,40 +1,196 @@
-"""Writes that span models: playbooks with their files and history, jobs with their tasks."""
+"""Playbook writes: the file, the row and the history entry change together or not at all.
 
+File first, then the database in one transaction. A new version always goes to a NEW file name;
+the row switches to it inside the transaction and the old file is removed only after commit. A
+failed save therefore leaves the previous version intact, and no row ever points at a missing or
+half-written file.
+"""
+
+import difflib
 import hashlib
 
+import yaml
 from django.db import transaction
 
+from auditing.context import current_actor
 from auditing.models import PlaybookAuditLog
 from automation import storage
 from automation.models import Playbook
+
+Action = PlaybookAuditLog.Action
+
+
+class EditConflict(Exception):
+    """The playbook changed after the editor loaded it; carries the newer content."""
+
+    def __init__(self, current_content):
+        super().__init__("The playbook was changed by someone else while you edited it.")
+        self.current_content = current_content
 
 
 def sha256_text(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def playbook_create(
-    *, name, description, content, user, ip_address=None, action=PlaybookAuditLog.Action.CREATED
-):
-    """Store a new playbook: its file, its row and its first history entry, all or nothing."""
+def task_names(text):
+    """Names of the tasks, handlers and blocks in a playbook's text (empty if unparsable)."""
+    try:
+        plays = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    names = []
+
+    def walk(items):
+        for item in items or []:
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("name"), str):
+                names.append(item["name"])
+            for nested in ("block", "rescue", "always"):
+                if isinstance(item.get(nested), list):
+                    walk(item[nested])
+
+    for play in plays if isinstance(plays, list) else []:
+        if isinstance(play, dict):
+            for section in ("pre_tasks", "tasks", "post_tasks", "handlers"):
+                if isinstance(play.get(section), list):
+                    walk(play[section])
+    return names
+
+
+def change_summary(old, new):
+    """A human summary such as "+12 -3 lines; tasks added: Install nginx"."""
+    added = removed = 0
+    for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+        if line.startswith("+ "):
+            added += 1
+        elif line.startswith("- "):
+            removed += 1
+    parts = [f"+{added} -{removed} lines"]
+    before, after = task_names(old), task_names(new)
+    if gained := [n for n in after if n not in before]:
+        parts.append("tasks added: " + ", ".join(gained[:5]) + (" …" if len(gained) > 5 else ""))
+    if lost := [n for n in before if n not in after]:
+        parts.append("tasks removed: " + ", ".join(lost[:5]) + (" …" if len(lost) > 5 else ""))
+    return "; ".join(parts)
+
+
+def _record(playbook, action, *, user, old, new, summary=None, ip_address=None):
+    return PlaybookAuditLog.objects.create(
+        playbook_id=playbook.pk,
+        playbook_name=playbook.name,
+        user=user,
+        action=action,
+        old_content=old,
+        new_content=new,
+        new_sha256=sha256_text(new),
+        changes_description=summary if summary is not None else change_summary(old, new),
+        ip_address=ip_address or current_actor().ip_address,
+    )
+
+
+def playbook_create(*, name, description, content, user, ip_address=None, action=Action.CREATED):
+    """Store a new playbook (content already validated) with its first history entry."""
     file_path = storage.write(content)
     try:
         with transaction.atomic():
             playbook = Playbook.objects.create(
                 name=name, description=description, file_path=file_path
             )
-            PlaybookAuditLog.objects.create(
-                playbook_id=playbook.pk,
-                playbook_name=name,
+            _record(
+                playbook,
+                action,
                 user=user,
-                action=action,
-                old_content="",
-                new_content=content,
-                new_sha256=sha256_text(content),
-                changes_description=f"+{len(content.splitlines())} lines; created",
+                old="",
+                new=content,
                 ip_address=ip_address,
+                summary=f"+{len(content.splitlines())} lines; {action}",
             )
     except BaseException:
         storage.delete(file_path)
         raise
     return playbook
+
+
+def playbook_update(
+    *,
+    playbook,
+    user,
+    content,
+    base_sha256,
+    name=None,
+    description=None,
+    action=Action.UPDATED,
+    note="",
+):
+    """Save a new version of ``playbook``.
+
+    ``base_sha256`` is the sha256 of the content the editor started from; if the stored
+    content differs, nothing is written and EditConflict carries the newer content. Saving the
+    same content with only a new name or description still records an entry.
+    """
+    new_path = storage.write(content)
+    try:
+        with transaction.atomic():
+            locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
+            current = locked.read_content()
+            if base_sha256 is not None and sha256_text(current) != base_sha256:
+                raise EditConflict(current)
+            old_path = locked.file_path
+            locked.file_path = new_path
+            if name is not None:
+                locked.name = name
+            if description is not None:
+                locked.description = description
+            locked.save()
+            summary = change_summary(current, content)
+            _record(
+                locked,
+                action,
+                user=user,
+                old=current,
+                new=content,
+                summary=f"{note}; {summary}" if note else summary,
+            )
+            transaction.on_commit(lambda: storage.delete(old_path))
+    except BaseException:
+        storage.delete(new_path)
+        raise
+    return locked
+
+
+def playbook_delete(*, playbook, user):
+    """Soft delete: the row, its file and its jobs stay; the playbook can no longer run."""
+    with transaction.atomic():
+        locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
+        if not locked.is_active:
+            return locked
+        locked.is_active = False
+        locked.save(update_fields=["is_active", "updated_at"])
+        content = locked.read_content()
+        _record(locked, Action.DELETED, user=user, old=content, new=content, summary="deleted")
+    return locked
+
+
+def playbook_undelete(*, playbook, user):
+    with transaction.atomic():
+        locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
+        if locked.is_active:
+            return locked
+        locked.is_active = True
+        locked.save(update_fields=["is_active", "updated_at"])
+        content = locked.read_content()
+        _record(locked, Action.UNDELETED, user=user, old=content, new=content, summary="undeleted")
+    return locked
+
+
+def playbook_restore(*, playbook, version, user):
+    """Make ``version`` (a PlaybookAuditLog row of this playbook) the current content."""
+    return playbook_update(
+        playbook=playbook,
+        user=user,
+        content=version.new_content,
+        base_sha256=None,
+        action=Action.RESTORED,
+        note=f"restored version #{version.pk}",
+    )

@@ -1,19 +1,29 @@
 from django.urls import path
 
 from automation import views_dashboard
+from automation import views_playbooks as pb
 from automation.views_database import database_report
 from infra_automation.views import coming_soon
 
 urlpatterns = [
     # Dashboard and analytics
     path("", views_dashboard.dashboard, name="dashboard"),
-    # Playbooks
-    path("playbooks/", coming_soon, {"title": "Playbooks", "issue": 4}, name="playbook_list"),
+    # Playbooks (history/ before <int:pk>/ so it is never read as an id)
+    path("playbooks/", pb.playbook_list, name="playbook_list"),
+    path("playbooks/history/", pb.playbook_history_all, name="playbook_history_all"),
+    path("playbooks/new/", pb.playbook_create, name="playbook_new"),
+    path("playbooks/upload/", pb.playbook_upload, name="playbook_upload"),
+    path("playbooks/<int:pk>/", pb.playbook_detail, name="playbook_detail"),
+    path("playbooks/<int:pk>/edit/", pb.playbook_edit, name="playbook_edit"),
+    path("playbooks/<int:pk>/replace/", pb.playbook_replace, name="playbook_replace"),
+    path("playbooks/<int:pk>/delete/", pb.playbook_delete, name="playbook_delete"),
+    path("playbooks/<int:pk>/undelete/", pb.playbook_undelete, name="playbook_undelete"),
+    path("playbooks/<int:pk>/history/", pb.playbook_history, name="playbook_history"),
+    path("playbooks/<int:pk>/diff/", pb.playbook_diff, name="playbook_diff"),
     path(
-        "playbooks/history/",
-        coming_soon,
-        {"title": "Playbook history", "issue": 4},
-        name="playbook_history_all",
+        "playbooks/<int:pk>/restore/<int:version_id>/",
+        pb.playbook_restore,
+        name="playbook_restore",
     ),
     # Jobs
     path("jobs/", coming_soon, {"title": "Jobs", "issue": 5}, name="job_list"),

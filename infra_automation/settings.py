@@ -190,7 +190,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # paramiko logs every successful authentication at INFO: noise in poll output.
+        "paramiko": {"level": "WARNING"},
+    },
 }
 
 os.makedirs(DATA_DIR, exist_ok=True)

@@ -1,7 +1,18 @@
 from django.urls import path
 
-from infra_automation.views import coming_soon
+from inventory import views
 
 urlpatterns = [
-    path("servers/", coming_soon, {"title": "Servers", "issue": 3}, name="server_list"),
+    path("servers/", views.server_list, name="server_list"),
+    path("servers/new/", views.server_create, name="server_new"),
+    path("servers/<int:pk>/", views.server_detail, name="server_detail"),
+    path("servers/<int:pk>/edit/", views.server_edit, name="server_edit"),
+    path("servers/<int:pk>/delete/", views.server_delete, name="server_delete"),
+    path(
+        "servers/<int:pk>/toggle-active/", views.server_toggle_active, name="server_toggle_active"
+    ),
+    path("servers/<int:pk>/metrics/", views.server_metrics, name="server_metrics"),
+    path("servers/<int:pk>/chart/", views.server_chart, name="server_chart"),
+    path("servers/<int:pk>/refresh/", views.server_refresh, name="server_refresh"),
+    path("servers/<int:pk>/test/", views.server_test, name="server_test"),
 ]

@@ -1,0 +1,128 @@
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from auditing.models import PlaybookAuditLog
+from automation.models import Playbook
+from automation.validation import decode_upload, validate_playbook
+
+ALLOWED_SUFFIXES = (".yml", ".yaml")
+
+
+def normalise(text):
+    """Line endings as \\n and tabs (invalid YAML indentation) as two spaces."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(2)
+
+
+class PlaybookMetaMixin:
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise ValidationError("Enter a name.")
+        clash = Playbook.objects.filter(name__iexact=name)
+        if getattr(self, "instance_pk", None):
+            clash = clash.exclude(pk=self.instance_pk)
+        if clash.exists():
+            raise ValidationError(f"A playbook named {name!r} already exists (it may be deleted).")
+        return name
+
+
+class PlaybookForm(PlaybookMetaMixin, forms.Form):
+    """Create or edit by text. ``base_sha256`` is the version the editor started from."""
+
+    name = forms.CharField(max_length=255)
+    description = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    content = forms.CharField(
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"class": "code", "spellcheck": "false", "data-editor": "yaml"}
+        ),
+    )
+    base_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, instance_pk=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance_pk = instance_pk
+
+    def clean_content(self):
+        text = normalise(self.cleaned_data["content"])
+        validate_playbook(text)
+        return text
+
+
+class PlaybookUploadForm(PlaybookMetaMixin, forms.Form):
+    """Create from an uploaded file. The file's own name is never used as a path."""
+
+    name = forms.CharField(max_length=255)
+    description = forms.CharField(
+        required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    file = forms.FileField(max_length=255, allow_empty_file=True)
+
+    def __init__(self, *args, instance_pk=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance_pk = instance_pk
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if not upload.name.lower().endswith(ALLOWED_SUFFIXES):
+            raise ValidationError("Upload a .yml or .yaml file.")
+        if upload.size > settings.PLAYBOOK_MAX_BYTES:
+            raise ValidationError(
+                f"The file is {upload.size:,} bytes; the limit is {settings.PLAYBOOK_MAX_BYTES:,}."
+            )
+        if upload.size == 0:
+            raise ValidationError("The file is empty.")
+        text = normalise(decode_upload(upload.read()))
+        validate_playbook(text)
+        return text
+
+
+class PlaybookReplaceForm(forms.Form):
+    """Replace the content of an existing playbook with an uploaded file."""
+
+    file = forms.FileField(max_length=255, allow_empty_file=True)
+    base_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+    clean_file = PlaybookUploadForm.clean_file
+
+
+class HistoryFilterForm(forms.Form):
+    """Filters of the all-playbooks history page; bad values become form errors."""
+
+    playbook = forms.IntegerField(required=False, min_value=1)
+    user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
+    action = forms.ChoiceField(
+        required=False, choices=[("", "Any action"), *PlaybookAuditLog.Action.choices]
+    )
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            raise ValidationError("The start date is after the end date.")
+        return cleaned
+
+    def filter(self, queryset):
+        data = self.cleaned_data
+        if data.get("playbook"):
+            queryset = queryset.filter(playbook_id=data["playbook"])
+        if data.get("user"):
+            queryset = queryset.filter(user=data["user"])
+        if data.get("action"):
+            queryset = queryset.filter(action=data["action"])
+        tz = timezone.get_current_timezone()
+        if data.get("date_from"):
+            start = datetime.combine(data["date_from"], time.min, tz)
+            queryset = queryset.filter(created_at__gte=start)
+        if data.get("date_to"):
+            end = datetime.combine(data["date_to"], time.min, tz)
+            queryset = queryset.filter(created_at__lt=end + timedelta(days=1))
+        return queryset

@@ -1,0 +1,111 @@
+"""Checks a playbook's text must pass before anything is stored.
+
+In order: size, text (UTF-8, no NUL), YAML that parses (errors with line and column), a
+non-empty list of plays, then ``ansible-playbook --syntax-check`` in a throwaway directory.
+Each failure is a ValidationError a person can act on.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+PLAY_KEYS = {"hosts", "import_playbook", "ansible.builtin.import_playbook"}
+SYNTAX_CHECK_TIMEOUT = 60
+
+
+def decode_upload(data):
+    """Text of an uploaded file's bytes; refuses binary and non-UTF-8 content."""
+    if b"\x00" in data:
+        raise ValidationError("The file is binary (it contains NUL bytes), not a YAML playbook.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"The file is not UTF-8 text (invalid byte at position {exc.start})."
+        ) from exc
+    return text.removeprefix("\ufeff")
+
+
+def check_structure(text):
+    """Size, text and YAML checks (fast, no subprocess). Returns the parsed plays."""
+    size = len(text.encode("utf-8"))
+    if size > settings.PLAYBOOK_MAX_BYTES:
+        raise ValidationError(
+            f"The playbook is {size:,} bytes; the limit is {settings.PLAYBOOK_MAX_BYTES:,} bytes."
+        )
+    if not text.strip():
+        raise ValidationError("The playbook is empty.")
+    if "\x00" in text:
+        raise ValidationError("The playbook contains NUL characters.")
+    try:
+        plays = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ValidationError(f"YAML error{where}: {problem}.") from exc
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"YAML error: {exc}") from exc
+    if not isinstance(plays, list) or not plays:
+        raise ValidationError(
+            "A playbook is a YAML list of plays (each starting with '- hosts: ...'); "
+            f"this file holds {'an empty list' if plays == [] else type(plays).__name__}."
+        )
+    for number, play in enumerate(plays, 1):
+        if not isinstance(play, dict) or not PLAY_KEYS & play.keys():
+            raise ValidationError(
+                f"Play {number} is not a play: each item needs 'hosts' (or 'import_playbook')."
+            )
+    return plays
+
+
+def syntax_check(text):
+    """Run ``ansible-playbook --syntax-check`` on ``text`` in a private temporary directory."""
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="syntax-") as tmp:
+        playbook = Path(tmp) / "playbook.yml"
+        playbook.write_text(text, encoding="utf-8")
+        env = {
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_HOME": tmp,
+            "ANSIBLE_LOCAL_TEMP": tmp,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        }
+        try:
+            done = subprocess.run(
+                [
+                    str(bin_dir / "ansible-playbook"),
+                    "--syntax-check",
+                    "-i",
+                    "localhost,",
+                    str(playbook),
+                ],
+                cwd=tmp,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=SYNTAX_CHECK_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ValidationError(
+                f"ansible-playbook --syntax-check did not finish within {SYNTAX_CHECK_TIMEOUT} s."
+            ) from exc
+        if done.returncode != 0:
+            output = (done.stderr or done.stdout).replace(str(playbook), "playbook.yml")
+            output = output.replace(tmp, "").strip()
+            raise ValidationError(f"ansible-playbook --syntax-check failed:\n{output[:2000]}")
+
+
+def validate_playbook(text):
+    """All checks; raises ValidationError with the first problem found."""
+    check_structure(text)
+    syntax_check(text)

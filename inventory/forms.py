@@ -1,0 +1,114 @@
+import re
+from pathlib import Path
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from inventory.keys import keys_dir, resolve_key_path
+from inventory.models import Server
+
+# RFC 1123: labels of letters, digits and hyphens, 1-63 long, not starting or ending with "-".
+LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# POSIX portable user names (useradd's default rule, upper case allowed).
+POSIX_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+
+
+def validate_hostname(value):
+    if len(value) > 253:
+        raise ValidationError("A hostname is at most 253 characters.")
+    labels = value.rstrip(".").split(".")
+    if not value or not all(LABEL.match(label) for label in labels):
+        raise ValidationError(
+            "Enter a valid hostname (RFC 1123): letters, digits and hyphens in dot-separated "
+            "labels of at most 63 characters, not starting or ending with a hyphen."
+        )
+
+
+class ServerForm(forms.ModelForm):
+    """Create or edit a server. Only a super_admin may choose (or keep) the local connection,
+    which runs playbooks on the controller itself."""
+
+    class Meta:
+        model = Server
+        fields = [
+            "hostname",
+            "ip_address",
+            "connection",
+            "ssh_user",
+            "ssh_port",
+            "ssh_key_path",
+            "os_type",
+            "os_version",
+            "is_active",
+        ]
+        labels = {
+            "ip_address": "IP address",
+            "ssh_key_path": "SSH key",
+            "ssh_port": "SSH port",
+            "ssh_user": "SSH user",
+            "os_type": "OS",
+            "os_version": "OS version",
+        }
+        help_texts = {
+            "ssh_key_path": "A private key file inside the SSH keys directory.",
+            "connection": "Local runs playbooks on this controller (super admins only).",
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["ssh_key_path"].required = False
+        self.fields["ssh_key_path"].widget.attrs["list"] = "ssh-keys"
+        if not user.is_super_admin:
+            self.fields["connection"].choices = [
+                (value, label)
+                for value, label in Server.Connection.choices
+                if value != Server.Connection.LOCAL
+            ]
+
+    @staticmethod
+    def available_keys():
+        """Key files a person can pick from (public halves left out)."""
+        base = keys_dir()
+        if not base.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(base))
+            for p in base.rglob("*")
+            if p.is_file() and p.suffix != ".pub" and not p.name.startswith(".")
+        )
+
+    def clean_hostname(self):
+        value = self.cleaned_data["hostname"].strip().lower()
+        validate_hostname(value)
+        return value
+
+    def clean_ssh_user(self):
+        value = self.cleaned_data["ssh_user"].strip()
+        if not POSIX_USER.match(value):
+            raise ValidationError(
+                "Enter a POSIX user name: a letter or underscore, then letters, digits, "
+                "'.', '_' or '-', at most 32 characters."
+            )
+        return value
+
+    def clean_connection(self):
+        value = self.cleaned_data["connection"]
+        if value == Server.Connection.LOCAL and not self.user.is_super_admin:
+            raise ValidationError("Only a super admin can create a local-connection server.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        key = (cleaned.get("ssh_key_path") or "").strip()
+        if cleaned.get("connection") == Server.Connection.SSH:
+            try:
+                real = resolve_key_path(key)
+            except ValidationError as exc:
+                self.add_error("ssh_key_path", exc)
+            else:
+                # Stored relative to the keys directory, so the directory can move.
+                cleaned["ssh_key_path"] = str(Path(real).relative_to(keys_dir()))
+        elif key:
+            cleaned["ssh_key_path"] = ""
+        return cleaned

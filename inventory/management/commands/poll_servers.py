@@ -1,0 +1,46 @@
+"""Poll active servers for CPU, memory and disk usage (the one-minute schedule runs this)."""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from inventory.models import Server
+from inventory.services import servers_poll
+
+
+class Command(BaseCommand):
+    help = (
+        "Sample CPU, memory and disk of every active server concurrently (bounded thread pool) "
+        "and store them in servers and server_metrics. One dead host only costs its own "
+        "timeout. Failures are recorded on the server, not raised."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--server", metavar="HOSTNAME", help="poll only this server")
+        parser.add_argument(
+            "--workers", type=int, default=32, help="concurrent connections (1-256, default 32)"
+        )
+
+    def handle(self, *args, server=None, workers=32, **options):
+        if not 1 <= workers <= 256:
+            raise CommandError("--workers must be between 1 and 256.")
+        servers = Server.objects.filter(is_active=True)
+        if server is not None:
+            servers = Server.objects.filter(hostname=server.strip().lower())
+            if not servers.exists():
+                raise CommandError(f"No server with hostname {server!r}.")
+        started = time.monotonic()
+        results = servers_poll(servers=servers, max_workers=workers)
+        failed = 0
+        for srv, result in sorted(results.items(), key=lambda item: item[0].hostname):
+            if result.ok:
+                self.stdout.write(
+                    f"{srv.hostname}: cpu {result.cpu}% mem {result.memory}% disk {result.disk}%"
+                )
+            else:
+                failed += 1
+                self.stdout.write(f"{srv.hostname}: FAILED {result.error}")
+        self.stdout.write(
+            f"Done. Polled {len(results)} servers ({failed} failed) "
+            f"in {time.monotonic() - started:.2f} s."
+        )

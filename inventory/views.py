@@ -1,0 +1,175 @@
+"""Servers pages: list, create/edit (HTMX modal or plain page), details with live metrics."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import ProtectedError, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.access import admin_required
+from inventory import metrics
+from inventory.charts import metrics_chart
+from inventory.forms import ServerForm
+from inventory.models import Server
+from inventory.services import server_test_connection
+
+SORTS = {
+    "hostname": "hostname",
+    "-hostname": "-hostname",
+    "ip": "ip_address",
+    "-ip": "-ip_address",
+    "cpu": "cpu_usage",
+    "-cpu": "-cpu_usage",
+    "memory": "memory_usage",
+    "-memory": "-memory_usage",
+    "disk": "disk_usage",
+    "-disk": "-disk_usage",
+    "monitored": "last_monitored",
+    "-monitored": "-last_monitored",
+}
+
+
+def _writable_server(request, pk):
+    """The server an admin may change: 404 if missing, 403 for a local server unless the
+    user is a super_admin (a local server runs playbooks on the controller itself)."""
+    server = get_object_or_404(Server, pk=pk)
+    if server.is_local and not request.user.is_super_admin:
+        raise PermissionDenied
+    return server
+
+
+def _done(request, url):
+    """After a successful write: HX-Redirect for HTMX, a plain redirect otherwise."""
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@vary_on_headers("HX-Request")
+def server_list(request):
+    q = request.GET.get("q", "").strip()[:255]
+    status = request.GET.get("status", "all")
+    sort = request.GET.get("sort", "hostname")
+    servers = Server.objects.all()
+    if q:
+        servers = servers.filter(Q(hostname__icontains=q) | Q(ip_address__icontains=q))
+    if status in ("active", "inactive"):
+        servers = servers.filter(is_active=(status == "active"))
+    servers = servers.order_by(SORTS.get(sort, "hostname"), "pk")
+    page = Paginator(servers, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "q": q,
+        "status": status,
+        "sort": sort if sort in SORTS else "hostname",
+    }
+    template = (
+        "inventory/partials/server_table.html" if request.htmx else "inventory/server_list.html"
+    )
+    return render(request, template, context)
+
+
+def _server_form(request, server=None):
+    form = ServerForm(request.POST or None, instance=server, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, f"Server {saved.hostname} saved.")
+        return _done(request, reverse("server_list"))
+    template = (
+        "inventory/partials/server_form.html" if request.htmx else "inventory/server_form.html"
+    )
+    return render(
+        request, template, {"form": form, "server": server, "keys": form.available_keys()}
+    )
+
+
+@admin_required
+def server_create(request):
+    return _server_form(request)
+
+
+@admin_required
+def server_edit(request, pk):
+    return _server_form(request, _writable_server(request, pk))
+
+
+@vary_on_headers("HX-Request")
+def server_detail(request, pk):
+    server = get_object_or_404(Server, pk=pk)
+    context = {"server": server, "chart": metrics_chart(server, request.GET.get("range"))}
+    template = (
+        "inventory/partials/server_modal.html" if request.htmx else "inventory/server_detail.html"
+    )
+    return render(request, template, context)
+
+
+def server_metrics(request, pk):
+    """The live metrics block, polled every 10 s while the details are open."""
+    server = get_object_or_404(Server, pk=pk)
+    return render(request, "inventory/partials/server_metrics.html", {"server": server})
+
+
+def server_chart(request, pk):
+    server = get_object_or_404(Server, pk=pk)
+    chart = metrics_chart(server, request.GET.get("range"))
+    return render(
+        request, "inventory/partials/server_chart.html", {"server": server, "chart": chart}
+    )
+
+
+@require_POST
+def server_refresh(request, pk):
+    """Collect now. Any logged-in user may: it only reads the server's usage."""
+    server = get_object_or_404(Server, pk=pk)
+    metrics.collect(server)
+    if request.htmx:
+        return render(request, "inventory/partials/server_metrics.html", {"server": server})
+    return redirect("server_detail", pk=pk)
+
+
+@admin_required
+@require_POST
+def server_test(request, pk):
+    server = _writable_server(request, pk)
+    ok, message = server_test_connection(server=server)
+    if request.htmx:
+        return render(
+            request, "inventory/partials/server_test_result.html", {"ok": ok, "message": message}
+        )
+    (messages.success if ok else messages.error)(request, message)
+    return redirect("server_detail", pk=pk)
+
+
+@admin_required
+@require_POST
+def server_toggle_active(request, pk):
+    server = _writable_server(request, pk)
+    server.is_active = not server.is_active
+    server.save(update_fields=["is_active", "updated_at"])
+    state = "activated" if server.is_active else "deactivated"
+    messages.success(request, f"Server {server.hostname} {state}.")
+    return _done(request, reverse("server_list"))
+
+
+@admin_required
+def server_delete(request, pk):
+    server = _writable_server(request, pk)
+    if request.method != "POST":
+        return render(request, "inventory/server_confirm_delete.html", {"server": server})
+    try:
+        server.delete()
+    except ProtectedError:
+        messages.error(
+            request,
+            f"Server {server.hostname} has jobs in its history and cannot be deleted. "
+            "Deactivate it instead: it stays in the job history but is no longer used.",
+        )
+        return _done(request, reverse("server_list"))
+    messages.success(request, f"Server {server.hostname} deleted.")
+    return _done(request, reverse("server_list"))
