@@ -60,7 +60,8 @@ def purge_in_batches(
     """Delete ``model`` rows whose ``time_field`` is before ``cutoff``, ``batch_size`` at a time.
 
     ``keep`` is a Q of rows never to delete whatever their age. ``progress(result)`` is called
-    after every batch. Returns a PurgeResult.
+    after every batch. Returns a PurgeResult. Only for tables no foreign key points at (log-like
+    tables): the raw DELETE does no cascading.
     """
     started = time.monotonic()
     result = PurgeResult(cutoff=cutoff, days=days, dry_run=dry_run)
