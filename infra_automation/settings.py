@@ -41,6 +41,11 @@ EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
 # SSH timeouts (seconds) for the metrics collector and the connection test.
 SSH_CONNECT_TIMEOUT = env.float("SSH_CONNECT_TIMEOUT", default=5.0)
 SSH_COMMAND_TIMEOUT = env.float("SSH_COMMAND_TIMEOUT", default=10.0)
+# Retention in days for the purge commands and their schedules; 0 keeps rows forever.
+JOB_LOG_RETENTION_DAYS = env.int("JOB_LOG_RETENTION_DAYS", default=90)
+# Audit rows: 3 years suggested; purge_audit_logs refuses under 1 year without --force.
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=1095)
+SERVER_METRICS_RETENTION_DAYS = env.int("SERVER_METRICS_RETENTION_DAYS", default=30)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

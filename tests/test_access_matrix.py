@@ -116,6 +116,8 @@ MATRIX = {
     "job_download": Route(JOB),
     "job_cancel": Route(JOB, get=POST_ONLY, post=(LOGIN, 302, 302, 302)),
     "job_relaunch": Route(JOB, get=POST_ONLY, post=(LOGIN, 302, 302, 302)),
+    # maintenance: the live database report is a super_admin's page
+    "database_report": Route(get=(LOGIN, 403, 403, 200)),
     # Django admin: super_admin only; its other routes are the admin's own business.
     "admin:index": Route(get=(302, 302, 302, 200)),
 }
