@@ -86,8 +86,9 @@ class LogWriter:
             for name in ("job", "line_number", "content", "log_level", "timestamp")
         ]
         quote = connection.ops.quote_name
+        # Identifiers come from the model's meta and are quoted; values are parameters.
         self.sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
             f"VALUES ({', '.join(['%s'] * len(columns))})"
         )
 

@@ -32,7 +32,8 @@ from _jobs import ROOT, bare_run, demo_objects, worker_env  # noqa: E402
 def lines_playbook(count):
     return (
         "- name: Print lines\n  hosts: all\n  gather_facts: false\n  tasks:\n"
-        f"    - ansible.builtin.command: seq 1 {count}\n      register: out\n      changed_when: false\n"
+        f"    - ansible.builtin.command: seq 1 {count}\n"
+        "      register: out\n      changed_when: false\n"
         "    - ansible.builtin.debug:\n        var: out.stdout_lines\n"
     )
 
@@ -96,7 +97,8 @@ def main():
         f"(target <= 1.10) {'OK' if ratio <= 1.10 else 'MISS'}"
     )
     print(
-        f"lines stored: {runs[0]['lines']:,} in {platform:.2f} s = {runs[0]['lines'] / platform:,.0f} lines/s"
+        f"lines stored: {runs[0]['lines']:,} in {platform:.2f} s = "
+        f"{runs[0]['lines'] / platform:,.0f} lines/s"
     )
     print(
         f"100,000 lines: {large['lines']:,} stored in {large['seconds']:.2f} s = "
