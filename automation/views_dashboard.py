@@ -1,20 +1,64 @@
-"""The dashboard: the state of the fleet and of recent jobs at a glance."""
+"""The dashboard (the state of the fleet and of recent jobs at a glance) and the analytics page.
 
-from django.db.models import Count
+The figures come from automation/analytics.py; these views only pick the period and the
+viewer's time zone and render. Everyone logged in may see both pages.
+"""
+
+from django.contrib import messages
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.vary import vary_on_headers
 
-from automation.models import Job, Playbook
-from inventory.models import Server
+from automation import analytics, charts
+
+TOP_PLAYBOOKS_CHARTED = 5
 
 
 def dashboard(request):
-    status_counts = dict(Job.objects.values_list("status").annotate(n=Count("id")).order_by())
-    context = {
-        "active_servers": Server.objects.filter(is_active=True).count(),
-        "active_playbooks": Playbook.objects.filter(is_active=True).count(),
-        "job_counts": [(label, status_counts.get(value, 0)) for value, label in Job.Status.choices],
-        "recent_jobs": Job.objects.select_related("playbook", "server", "user").order_by(
-            "-created_at"
-        )[:10],
+    tz = timezone.get_current_timezone()
+    running, running_total = analytics.running_jobs()
+    context = analytics.dashboard_figures(tz=tz) | {
+        "running": running,
+        "running_total": running_total,
+        "recent_jobs": analytics.recent_jobs(),
+        "stale_servers": analytics.stale_servers(),
     }
     return render(request, "automation/dashboard.html", context)
+
+
+@vary_on_headers("HX-Request")
+def dashboard_running(request):
+    """The live "running jobs" block: the dashboard includes it and polls this URL for it."""
+    running, running_total = analytics.running_jobs()
+    context = {"running": running, "running_total": running_total}
+    return render(request, "automation/partials/dashboard_running.html", context)
+
+
+def analytics_page(request):
+    days, error = analytics.parse_period(request.GET.get("period"))
+    if error:
+        messages.warning(request, error)
+    period = analytics.period(days)
+    playbooks = analytics.playbook_summary(period)
+    charted = [p for p in playbooks if p["runs"]][:TOP_PLAYBOOKS_CHARTED]
+    trends = analytics.duration_trends(period, [p["playbook_id"] for p in charted])
+    servers = analytics.top_servers(period)
+    context = {
+        "period": period,
+        "periods": analytics.PERIODS,
+        "playbooks": [p | {"bar": charts.status_bar(p)} for p in playbooks],
+        "most_used": [
+            p | {"bar": charts.count_bar(p["runs"], playbooks[0]["runs"])} for p in playbooks[:10]
+        ],
+        "durations": [
+            {"name": p["name"], "chart": charts.duration_chart(trends[p["playbook_id"]])}
+            for p in charted
+        ],
+        "servers": [s | {"bar": charts.count_bar(s["runs"], servers[0]["runs"])} for s in servers],
+        "heatmap": charts.heatmap_chart(analytics.heatmap(period, timezone.get_current_timezone())),
+        "failures": analytics.top_failures(period),
+        "people": analytics.user_activity(period),
+        "impact": analytics.change_impact(period),
+        "impact_rule": (analytics.IMPACT_MIN_RUNS, analytics.IMPACT_MIN_DROP),
+    }
+    return render(request, "automation/analytics.html", context)
