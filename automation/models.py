@@ -266,6 +266,9 @@ class JobDailyStat(models.Model):
             ),
         ]
 
+    def __str__(self):
+        return f"{self.day} playbook {self.playbook_id} {self.status}: {self.runs}"
+
 
 class JobServerDailyStat(models.Model):
     """Finished runs against one server per UTC day (most-targeted servers)."""
@@ -281,6 +284,9 @@ class JobServerDailyStat(models.Model):
             models.UniqueConstraint(fields=["day", "server"], name="uniq_job_server_daily_stat"),
         ]
 
+    def __str__(self):
+        return f"{self.day} server {self.server_id}: {self.runs}"
+
 
 class JobActivityStat(models.Model):
     """Finished runs per quarter hour of launch (UTC). Quarter hours, not hours, so the
@@ -291,6 +297,9 @@ class JobActivityStat(models.Model):
 
     class Meta:
         db_table = "job_activity_stats"
+
+    def __str__(self):
+        return f"{self.bucket:%Y-%m-%d %H:%M}: {self.runs}"
 
 
 class JobFailureStat(models.Model):
@@ -308,3 +317,6 @@ class JobFailureStat(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "signature"], name="uniq_job_failure_stat"),
         ]
+
+    def __str__(self):
+        return f"{self.day} {self.message[:40]}: {self.runs}"

@@ -76,7 +76,7 @@ def normalise_error(message):
 
 
 def _signature(normalised):
-    return hashlib.sha1(normalised.encode()).hexdigest()
+    return hashlib.sha1(normalised.encode(), usedforsecurity=False).hexdigest()
 
 
 # --- one finished job -> rollup rows --------------------------------------------------------
@@ -171,7 +171,8 @@ def _upsert(model, keys, values, *, maxima=(), keep=()):
         else:
             assignments.append(f"{c} = {table}.{c} + {incoming}")
     column_list = ", ".join(qn(fields[c].column) for c in columns)
-    sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}) "
+    # Identifiers come from the model's metadata, values go through placeholders.
+    sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}) "  # noqa: S608
     if mysql:
         sql += "ON DUPLICATE KEY UPDATE " + ", ".join(assignments)
     else:

@@ -1,4 +1,5 @@
-"""Analytics figures on a known data set: exact numbers, empty periods, time zones, change impact."""
+"""Analytics figures on a known data set: exact numbers, empty periods, time zones and
+change impact."""
 
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
