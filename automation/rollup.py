@@ -8,11 +8,12 @@ rollups ever drift); ``manage.py rebuild_job_stats`` calls it.
 """
 
 import hashlib
+import logging
 import re
 from collections import defaultdict
 from datetime import UTC
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from automation.models import (
     DURATION_EDGES,
@@ -22,6 +23,8 @@ from automation.models import (
     JobFailureStat,
     JobServerDailyStat,
 )
+
+logger = logging.getLogger(__name__)
 
 # --- error message normalisation ---------------------------------------------------------------
 
@@ -113,7 +116,19 @@ def _daily_increments(job):
 
 
 def record_finished_job(job):
-    """Count ``job`` (just moved to a final status) in every rollup table."""
+    """Count ``job`` (just moved to a final status) in every rollup table.
+
+    Runs in a savepoint: if the rollup cannot be written, the error is logged and the job still
+    finishes (its status matters more than a chart; ``rebuild_job_stats`` repairs the figures).
+    """
+    try:
+        with transaction.atomic():
+            _record(job)
+    except DatabaseError:
+        logger.exception("Could not count job %s in the analytics rollups", job.job_id)
+
+
+def _record(job):
     day = job.created_at.astimezone(UTC).date()
     failed = job.status == Job.Status.FAILED
     _upsert(

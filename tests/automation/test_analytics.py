@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError
+from django.db.models import Sum
 from django.utils import timezone
 
 from auditing.models import AuditLog
@@ -373,3 +375,25 @@ def call_command_output(*args):
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+def test_a_job_finished_by_two_processes_counts_once(data, user):
+    running = JobFactory(status=Job.Status.RUNNING, user=user, created_at=NOW, started_at=NOW)
+    worker, canceller = Job.objects.get(pk=running.pk), Job.objects.get(pk=running.pk)
+    before = JobDailyStat.objects.aggregate(n=Sum("runs"))["n"]
+    assert worker.finish(S) is True
+    assert canceller.finish(C) is False and canceller.status == S
+    assert JobDailyStat.objects.aggregate(n=Sum("runs"))["n"] == before + 1
+
+
+def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch, caplog):
+    from automation import rollup
+
+    def broken(job):
+        raise DatabaseError("rollup table is locked")
+
+    monkeypatch.setattr(rollup, "_record", broken)
+    running = JobFactory(status=Job.Status.RUNNING, user=user, created_at=NOW, started_at=NOW)
+    assert running.finish(F, error_message="boom") is True
+    assert Job.objects.get(pk=running.pk).status == F
+    assert "Could not count job" in caplog.text
