@@ -11,14 +11,14 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection
 from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from auditing.models import AuditLog, PlaybookAuditLog
+from auditing.models import PlaybookAuditLog
 from automation.models import (
     DURATION_EDGES,
+    AuditDailyStat,
     Job,
     JobActivityStat,
     JobDailyStat,
@@ -26,6 +26,7 @@ from automation.models import (
     JobServerDailyStat,
     Playbook,
 )
+from automation.rollup import refresh_audit_stats
 from inventory.models import Server
 
 PERIODS = (7, 30, 90)
@@ -184,14 +185,21 @@ def _daily(p):
 # --- analytics: playbooks ------------------------------------------------------------------
 
 
-def playbook_summary(p):
-    """Per playbook: finished runs by status and success rate, most runs first."""
-    rows = (
+def version_counts(p):
+    """Finished runs per playbook, version and status in the period, with the first day each
+    ran: the one rollup read that both playbook_summary and change_impact start from."""
+    return list(
         _daily(p)
-        .values("playbook_id", "playbook__name", "status")
-        .annotate(runs=Sum("runs"))
+        .values("playbook_id", "playbook__name", "playbook_sha256", "status")
+        .annotate(runs=Sum("runs"), first_day=Min("day"))
         .order_by()
     )
+
+
+def playbook_summary(p, rows=None):
+    """Per playbook: finished runs by status and success rate, most runs first. ``rows`` is
+    version_counts(p) when the caller has it already."""
+    rows = version_counts(p) if rows is None else rows
     summary = {}
     for row in rows:
         entry = summary.setdefault(
@@ -292,33 +300,30 @@ def top_failures(p, limit=10):
 def user_activity(p, limit=10):
     """The users with the most audit_logs rows in the period and their action mix:
     [{"user_id", "username", "total", "actions": [(action, count), ...]}, ...]. System actions
-    (no user) count as "system"."""
-    table = AuditLog._meta.db_table
-    # MariaDB may prefer a full scan when the period holds a large share of the table; the
-    # hint keeps it on the timestamp range. Other databases plan this range well by themselves.
-    hint = " FORCE INDEX (idx_audit_timestamp)" if connection.vendor == "mysql" else ""
-    sql = (  # the table name from the model, the values as parameters
-        f"SELECT user_id, action, COUNT(*) FROM {table}{hint} "  # noqa: S608
-        "WHERE timestamp >= %s AND timestamp < %s GROUP BY user_id, action"
+    (no user) count as "system". Reads AuditDailyStat after bringing it up to date."""
+    refresh_audit_stats()
+    rows = (
+        AuditDailyStat.objects.filter(day__gte=p.first_day, day__lte=p.last_day)
+        .values_list("user_id", "action")
+        .annotate(n=Sum("count"))
+        .order_by()
     )
-    field = AuditLog._meta.get_field("timestamp")
-    params = [field.get_db_prep_value(v, connection) for v in (p.start, p.end)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     people = {}
     for user_id, action, count in rows:
         entry = people.setdefault(user_id, {"user_id": user_id, "total": 0, "actions": {}})
         entry["actions"][action] = entry["actions"].get(action, 0) + count
         entry["total"] += count
-    top = sorted(people.values(), key=lambda e: (-e["total"], e["user_id"] or 0))[:limit]
+    top = sorted(people.values(), key=lambda e: (-e["total"], e["user_id"]))[:limit]
     names = dict(
         User.objects.filter(pk__in=[e["user_id"] for e in top if e["user_id"]]).values_list(
             "pk", "username"
         )
     )
     for entry in top:
-        entry["username"] = names.get(entry["user_id"], "system" if not entry["user_id"] else "?")
+        if not entry["user_id"]:
+            entry["username"] = "system"
+        else:
+            entry["username"] = names.get(entry["user_id"], f"deleted user #{entry['user_id']}")
         entry["actions"] = sorted(entry["actions"].items(), key=lambda a: (-a[1], a[0]))
     return top
 
@@ -326,7 +331,7 @@ def user_activity(p, limit=10):
 # --- analytics: change impact --------------------------------------------------------------
 
 
-def change_impact(p):
+def change_impact(p, rows=None):
     """Per playbook, its versions (content sha256 recorded on jobs) that ran in the period, in the
     order they became current, with runs and success rate; a version whose success rate fell
     clearly below the previous one (see IMPACT_MIN_RUNS, IMPACT_MIN_DROP) is flagged, with the
@@ -334,12 +339,7 @@ def change_impact(p):
 
     Returns [{"playbook_id", "name", "versions": [{"sha256", "runs", "success", "failed",
     "success_rate", "audit_id", "flagged", "previous"}, ...]}], playbooks with a flag first."""
-    rows = (
-        _daily(p)
-        .values("playbook_id", "playbook__name", "playbook_sha256", "status")
-        .annotate(runs=Sum("runs"), first_day=Min("day"))
-        .order_by()
-    )
+    rows = version_counts(p) if rows is None else rows
     versions = {}
     for row in rows:
         key = (row["playbook_id"], row["playbook_sha256"])

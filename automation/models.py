@@ -320,3 +320,38 @@ class JobFailureStat(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.message[:40]}: {self.runs}"
+
+
+class AuditDailyStat(models.Model):
+    """audit_logs rows per UTC day, user and action ("most active users"). Filled from
+    audit_logs in id order by ``automation.rollup.refresh_audit_stats``; ``user_id`` 0 stands for
+    system actions (no user), so the upsert key never holds a NULL."""
+
+    day = models.DateField()
+    user_id = models.PositiveBigIntegerField()
+    action = models.CharField(max_length=32)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "audit_daily_stats"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "user_id", "action"], name="uniq_audit_daily_stat"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} user {self.user_id} {self.action}: {self.count}"
+
+
+class RollupWatermark(models.Model):
+    """How far an incremental rollup has read its source table (the last id counted)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_id = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "rollup_watermarks"
+
+    def __str__(self):
+        return f"{self.name} up to id {self.last_id}"

@@ -14,14 +14,19 @@ from collections import defaultdict
 from datetime import UTC
 
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, Max
+from django.db.models.functions import TruncDate
 
+from auditing.models import AuditLog
 from automation.models import (
     DURATION_EDGES,
+    AuditDailyStat,
     Job,
     JobActivityStat,
     JobDailyStat,
     JobFailureStat,
     JobServerDailyStat,
+    RollupWatermark,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,24 +165,29 @@ def _record(job):
 
 
 def _upsert(model, keys, values, *, maxima=(), keep=()):
-    """Insert a rollup row or add ``values`` to the existing one, in one statement.
+    """Insert a rollup row or add ``values`` to the existing one: ``_upsert_many`` for one row."""
+    _upsert_many(model, list(keys), [{**keys, **values}], maxima=maxima, keep=keep)
+
+
+def _upsert_many(model, key_names, rows, *, maxima=(), keep=()):
+    """Insert rollup rows or add their values to the existing ones, in one statement.
 
     Columns in ``maxima`` keep the greater of old and new, those in ``keep`` keep the old value;
     every other value column is added to. Django's bulk_create(update_conflicts=True) can only
     overwrite, not add, hence this small piece of SQL.
     """
+    if not rows:
+        return
     fields = {f.attname: f for f in model._meta.concrete_fields}
-    columns = [*keys, *values]
-    params = [fields[c].get_db_prep_save(v, connection) for c, v in {**keys, **values}.items()]
+    columns = list(rows[0])
     qn = connection.ops.quote_name
     table = qn(model._meta.db_table)
-    placeholders = ", ".join(["%s"] * len(columns))
     mysql = connection.vendor == "mysql"
     new = "VALUES({c})" if mysql else "excluded.{c}"
     greatest = "GREATEST" if connection.vendor in ("mysql", "postgresql") else "MAX"
     assignments = []
-    for name in values:
-        if name in keep:
+    for name in columns:
+        if name in key_names or name in keep:
             continue
         c = qn(fields[name].column)
         incoming = new.format(c=c)
@@ -186,15 +196,74 @@ def _upsert(model, keys, values, *, maxima=(), keep=()):
         else:
             assignments.append(f"{c} = {table}.{c} + {incoming}")
     column_list = ", ".join(qn(fields[c].column) for c in columns)
+    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    params = [fields[c].get_db_prep_save(row[c], connection) for row in rows for c in columns]
     # Identifiers come from the model's metadata, values go through placeholders.
-    sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders}) "  # noqa: S608
+    sql = f"INSERT INTO {table} ({column_list}) VALUES "  # noqa: S608
+    sql += ", ".join([one_row] * len(rows)) + " "
     if mysql:
         sql += "ON DUPLICATE KEY UPDATE " + ", ".join(assignments)
     else:
-        conflict = ", ".join(qn(fields[c].column) for c in keys)
+        conflict = ", ".join(qn(fields[c].column) for c in key_names)
         sql += f"ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(assignments)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- audit_logs, counted incrementally -------------------------------------------------------
+
+AUDIT_WATERMARK = "audit_logs"
+
+
+def refresh_audit_stats(*, max_rows=200_000):
+    """Count the audit_logs rows written since the last call (at most ``max_rows`` of them) into
+    AuditDailyStat; returns how many rows were read.
+
+    audit_logs is written by many parts of the app, so instead of a hook on each write this
+    reads forward from a watermark by primary key (an index range), a few queries whatever the
+    table size. The analytics page calls it before reading the figures. A row whose transaction
+    commits after a newer row was already counted is missed: audit rows are written in short
+    transactions, and ``rebuild_job_stats`` recounts everything."""
+    with transaction.atomic():
+        locked = RollupWatermark.objects.select_for_update()
+        mark = locked.filter(name=AUDIT_WATERMARK).first()
+        if mark is None:
+            mark, _ = locked.get_or_create(name=AUDIT_WATERMARK)
+        # The id of the max_rows-th row after the watermark (or the newest row): a walk of at
+        # most max_rows entries of the primary key.
+        ahead = AuditLog.objects.filter(pk__gt=mark.last_id).order_by("pk")
+        upto = ahead.values_list("pk", flat=True)[max_rows - 1 : max_rows].first()
+        if upto is None:
+            upto = AuditLog.objects.aggregate(newest=Max("pk"))["newest"] or 0
+        if upto <= mark.last_id:
+            return 0
+        counts = (
+            AuditLog.objects.filter(pk__gt=mark.last_id, pk__lte=upto)
+            .annotate(day=TruncDate("timestamp", tzinfo=UTC))
+            .values("day", "user_id", "action")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        rows = [
+            {"day": c["day"], "user_id": c["user_id"] or 0, "action": c["action"], "count": c["n"]}
+            for c in counts
+        ]
+        for start in range(0, len(rows), 500):
+            _upsert_many(AuditDailyStat, ["day", "user_id", "action"], rows[start : start + 500])
+        mark.last_id = upto
+        mark.save(update_fields=["last_id"])
+    return sum(row["count"] for row in rows)
+
+
+def rebuild_audit_stats():
+    """Recount AuditDailyStat from the whole audit_logs table, in bounded batches."""
+    with transaction.atomic():
+        AuditDailyStat.objects.all().delete()
+        RollupWatermark.objects.filter(name=AUDIT_WATERMARK).delete()
+    total = 0
+    while read := refresh_audit_stats():
+        total += read
+    return total
 
 
 # --- rebuild ---------------------------------------------------------------------------------

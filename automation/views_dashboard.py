@@ -39,7 +39,8 @@ def analytics_page(request):
     if error:
         messages.warning(request, error)
     period = analytics.period(days)
-    playbooks = analytics.playbook_summary(period)
+    versions = analytics.version_counts(period)
+    playbooks = analytics.playbook_summary(period, versions)
     charted = [p for p in playbooks if p["runs"]][:TOP_PLAYBOOKS_CHARTED]
     trends = analytics.duration_trends(period, [p["playbook_id"] for p in charted])
     servers = analytics.top_servers(period)
@@ -58,7 +59,7 @@ def analytics_page(request):
         "heatmap": charts.heatmap_chart(analytics.heatmap(period, timezone.get_current_timezone())),
         "failures": analytics.top_failures(period),
         "people": analytics.user_activity(period),
-        "impact": analytics.change_impact(period),
+        "impact": analytics.change_impact(period, versions),
         "impact_rule": (analytics.IMPACT_MIN_RUNS, analytics.IMPACT_MIN_DROP),
     }
     return render(request, "automation/analytics.html", context)

@@ -13,13 +13,20 @@ from django.utils import timezone
 from auditing.models import AuditLog
 from automation import analytics
 from automation.models import (
+    AuditDailyStat,
     Job,
     JobActivityStat,
     JobDailyStat,
     JobFailureStat,
     JobServerDailyStat,
 )
-from automation.rollup import duration_bucket, normalise_error, rebuild_job_stats
+from automation.rollup import (
+    duration_bucket,
+    normalise_error,
+    rebuild_audit_stats,
+    rebuild_job_stats,
+    refresh_audit_stats,
+)
 from tests.automation.analytics_data import NOW, at, finished_job
 from tests.factories import (
     AuditLogFactory,
@@ -397,3 +404,34 @@ def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch
     assert running.finish(F, error_message="boom") is True
     assert Job.objects.get(pk=running.pk).status == F
     assert "Could not count job" in caplog.text
+
+
+def test_audit_rows_are_counted_once_however_often_the_page_refreshes(user):
+    AuditLogFactory(user=user, action="RUN", timestamp=at(10))
+    assert refresh_audit_stats() == 1 and refresh_audit_stats() == 0
+    AuditLogFactory(user=user, action="RUN", timestamp=at(10, 11))
+    AuditLogFactory(user=None, action="PURGE", timestamp=at(9))
+    assert [(r["username"], r["total"]) for r in analytics.user_activity(period(7))] == [
+        ("ursula", 2),
+        ("system", 1),
+    ]
+    assert AuditDailyStat.objects.get(user_id=user.pk, action="RUN").count == 2
+
+
+def test_audit_refresh_reads_in_bounded_batches_and_rebuild_recounts(user):
+    for hour in range(5):
+        AuditLogFactory(user=user, action="UPDATE", timestamp=at(10, hour))
+    assert refresh_audit_stats(max_rows=2) == 2
+    assert AuditDailyStat.objects.get().count == 2
+    AuditDailyStat.objects.update(count=77)
+    assert rebuild_audit_stats() == 5 and AuditDailyStat.objects.get().count == 5
+
+
+def test_a_deleted_users_actions_stay_counted(user):
+    ghost = UserFactory(username="ghost")
+    AuditLogFactory(user=ghost, action="LOGIN", timestamp=at(10))
+    refresh_audit_stats()
+    ghost_id = ghost.pk
+    ghost.delete()
+    rows = analytics.user_activity(period(7))
+    assert [(r["username"], r["total"]) for r in rows] == [(f"deleted user #{ghost_id}", 1)]
