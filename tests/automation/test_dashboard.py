@@ -196,7 +196,7 @@ def _grow(user, n):
 DASHBOARD_QUERIES = 11
 # Analytics: up to 10 bring the audit rollup up to date (the first visit also creates its
 # watermark row).
-ANALYTICS_QUERIES = 22
+ANALYTICS_QUERIES = 24
 
 
 @pytest.mark.parametrize("size", [0, 2, 30])
