@@ -23,7 +23,7 @@ def human_duration(seconds):
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def status_bar(entry, width=160, height=12):
+def status_bar(entry, width=100, height=12):
     """One stacked bar: success, failed and cancelled runs of ``entry`` (a dict with those keys
     and ``runs``), proportional to its own total."""
     total = entry["runs"]
@@ -52,7 +52,7 @@ def status_bar(entry, width=160, height=12):
     )
 
 
-def count_bar(value, maximum, width=160, height=12, colour="#2557d6"):
+def count_bar(value, maximum, width=120, height=12, colour="#2557d6"):
     """A single horizontal bar, ``value`` out of ``maximum``."""
     w = 0 if not maximum else width * value / maximum
     return format_html(

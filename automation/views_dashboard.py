@@ -12,6 +12,9 @@ from django.views.decorators.vary import vary_on_headers
 from automation import analytics, charts
 
 TOP_PLAYBOOKS_CHARTED = 5
+# Long lists are cut to what a person reads at a glance; the page says how many were left out.
+PLAYBOOK_ROWS = 20
+IMPACT_PLAYBOOKS = 10
 
 
 def dashboard(request):
@@ -44,10 +47,13 @@ def analytics_page(request):
     charted = [p for p in playbooks if p["runs"]][:TOP_PLAYBOOKS_CHARTED]
     trends = analytics.duration_trends(period, [p["playbook_id"] for p in charted])
     servers = analytics.top_servers(period)
+    # Playbooks whose version changed in the period (flagged ones first): the ones to look at.
+    impact = [p for p in analytics.change_impact(period, versions) if len(p["versions"]) > 1]
     context = {
         "period": period,
         "periods": analytics.PERIODS,
-        "playbooks": [p | {"bar": charts.status_bar(p)} for p in playbooks],
+        "playbooks": [p | {"bar": charts.status_bar(p)} for p in playbooks[:PLAYBOOK_ROWS]],
+        "playbooks_left_out": max(len(playbooks) - PLAYBOOK_ROWS, 0),
         "most_used": [
             p | {"bar": charts.count_bar(p["runs"], playbooks[0]["runs"])} for p in playbooks[:10]
         ],
@@ -59,7 +65,8 @@ def analytics_page(request):
         "heatmap": charts.heatmap_chart(analytics.heatmap(period, timezone.get_current_timezone())),
         "failures": analytics.top_failures(period),
         "people": analytics.user_activity(period),
-        "impact": analytics.change_impact(period, versions),
+        "impact": impact[:IMPACT_PLAYBOOKS],
+        "impact_left_out": len(impact[IMPACT_PLAYBOOKS:]),
         "impact_rule": (analytics.IMPACT_MIN_RUNS, analytics.IMPACT_MIN_DROP),
     }
     return render(request, "automation/analytics.html", context)

@@ -435,3 +435,16 @@ def test_a_deleted_users_actions_stay_counted(user):
     ghost.delete()
     rows = analytics.user_activity(period(7))
     assert [(r["username"], r["total"]) for r in rows] == [(f"deleted user #{ghost_id}", 1)]
+
+
+def test_analytics_page_cuts_long_lists_and_says_how_many_were_left_out(as_user, user):
+    server, now = ServerFactory(), timezone.now()
+    for i in range(22):
+        playbook = PlaybookFactory(name=f"Playbook {i:02d}")
+        for _ in range(2 if i < 20 else 1):
+            finished_job(playbook, server, user, created=now, status=S, seconds=1)
+    page = as_user.get("/analytics/?period=7").content.decode()
+    assert "and 2 more playbooks with fewer runs." in page
+    assert "Playbook 19" in page and "Playbook 21</a>" not in page
+    # Every playbook ran a single version: nothing to compare in the change-impact section.
+    assert "No playbook ran more than one version in this period." in page
