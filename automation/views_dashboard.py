@@ -48,6 +48,7 @@ def analytics_page(request):
     trends = analytics.duration_trends(period, [p["playbook_id"] for p in charted])
     servers = analytics.top_servers(period)
     # Playbooks whose version changed in the period (flagged ones first): the ones to look at.
+    grid = analytics.heatmap(period, timezone.get_current_timezone())
     impact = [p for p in analytics.change_impact(period, versions) if len(p["versions"]) > 1]
     context = {
         "period": period,
@@ -58,11 +59,18 @@ def analytics_page(request):
             p | {"bar": charts.count_bar(p["runs"], playbooks[0]["runs"])} for p in playbooks[:10]
         ],
         "durations": [
-            {"name": p["name"], "chart": charts.duration_chart(trends[p["playbook_id"]])}
+            {
+                "name": p["name"],
+                "chart": charts.duration_chart(trends[p["playbook_id"]]),
+                "top": charts.human_duration(
+                    max((d[3] for d in trends[p["playbook_id"]] if d[3] is not None), default=None)
+                ),
+            }
             for p in charted
         ],
         "servers": [s | {"bar": charts.count_bar(s["runs"], servers[0]["runs"])} for s in servers],
-        "heatmap": charts.heatmap_chart(analytics.heatmap(period, timezone.get_current_timezone())),
+        "heatmap": charts.heatmap_chart(grid),
+        "heatmap_peak": max(max(row) for row in grid),
         "failures": analytics.top_failures(period),
         "people": analytics.user_activity(period),
         "impact": impact[:IMPACT_PLAYBOOKS],

@@ -448,3 +448,16 @@ def test_analytics_page_cuts_long_lists_and_says_how_many_were_left_out(as_user,
     assert "Playbook 19" in page and "Playbook 21</a>" not in page
     # Every playbook ran a single version: nothing to compare in the change-impact section.
     assert "No playbook ran more than one version in this period." in page
+
+
+def test_the_page_heatmap_uses_the_viewers_time_zone(as_user, user):
+    user.timezone = "Asia/Kolkata"
+    user.save()
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    launched = datetime.combine(yesterday, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
+    finished_job(PlaybookFactory(), ServerFactory(), user, created=launched, status=S, seconds=1)
+    page = as_user.get("/analytics/?period=7").content.decode()
+    weekday = launched.strftime("%a")  # 10:00 UTC is 15:30 the same day in Kolkata
+    assert f"<title>{weekday} 15:00: 1 runs</title>" in page
+    assert f"<title>{weekday} 10:00: 0 runs</title>" in page
+    assert "(Asia/Kolkata)" in page
