@@ -265,6 +265,13 @@ class JobDailyStat(models.Model):
                 fields=["day", "playbook", "playbook_sha256", "status"], name="uniq_job_daily_stat"
             ),
         ]
+        indexes = [
+            # Covers the per-playbook and per-version counts: an index-only range over days.
+            models.Index(
+                fields=["day", "playbook", "playbook_sha256", "status", "runs"],
+                name="idx_job_daily_stat_runs",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.day} playbook {self.playbook_id} {self.status}: {self.runs}"
@@ -282,6 +289,12 @@ class JobServerDailyStat(models.Model):
         db_table = "job_server_daily_stats"
         constraints = [
             models.UniqueConstraint(fields=["day", "server"], name="uniq_job_server_daily_stat"),
+        ]
+        indexes = [
+            # Covers the most-targeted servers query: an index-only range over days.
+            models.Index(
+                fields=["day", "server", "runs", "failed"], name="idx_job_server_stat_runs"
+            ),
         ]
 
     def __str__(self):
