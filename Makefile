@@ -23,6 +23,7 @@ venv: $(VENV)/.installed
 run: venv .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py setup_schedules
 	@echo ""
 	@echo "  infra_automation: http://$(HOST):$(PORT)/  (log in as 'admin')"
 	@echo ""

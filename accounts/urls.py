@@ -1,15 +1,16 @@
 from django.urls import path
 
 from accounts import views
-from infra_automation.views import coming_soon
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
-]
-
-# Users and settings pages arrive with the audit/users issue (#6).
-urlpatterns += [
-    path("users/", coming_soon, {"title": "Users", "issue": 6}, name="user_list"),
-    path("settings/", coming_soon, {"title": "Settings", "issue": 6}, name="settings"),
+    # Users (admins and super_admins)
+    path("users/", views.user_list, name="user_list"),
+    path("users/new/", views.user_create, name="user_create"),
+    path("users/<int:pk>/edit/", views.user_edit, name="user_edit"),
+    path("users/<int:pk>/password/", views.user_password, name="user_password"),
+    # Each person's own settings
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/password/", views.settings_password, name="settings_password"),
 ]

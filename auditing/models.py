@@ -51,6 +51,12 @@ class AuditLog(models.Model):
             models.Index(fields=["resource_type"], name="idx_audit_resource_type"),
             models.Index(fields=["timestamp"], name="idx_audit_timestamp"),
             models.Index(fields=["resource_type", "resource_id"], name="idx_audit_resource"),
+            # Login throttling counts one username's recent failures from one address
+            # (resource_type "login", resource_id the username): accounts/throttle.py.
+            models.Index(
+                fields=["resource_type", "resource_id", "ip_address", "timestamp"],
+                name="idx_audit_login_throttle",
+            ),
         ]
 
     def __str__(self):

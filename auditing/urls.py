@@ -1,10 +1,9 @@
 from django.urls import path
 
-from accounts.access import admin_required
-from infra_automation.views import coming_soon
+from auditing import views
 
+# Read-only on purpose: no route writes, edits or deletes audit rows.
 urlpatterns = [
-    path(
-        "audit/", admin_required(coming_soon), {"title": "Audit log", "issue": 6}, name="audit_list"
-    ),
+    path("audit/", views.audit_list, name="audit_list"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

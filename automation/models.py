@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from automation import storage
@@ -91,6 +92,8 @@ class Job(models.Model):
     playbook_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
     # Set by a cancel request while running; the worker's cancel callback polls it.
     cancel_requested = models.BooleanField(default=False)
+    # Line number of the first ERROR console line, kept while logs are stored ("jump to error").
+    first_error_line = models.PositiveIntegerField(null=True, blank=True)
     # "host:pid" of the worker process running the job, for the orphan reaper.
     worker = models.CharField(max_length=255, blank=True)
     relaunched_from = models.ForeignKey(
@@ -113,6 +116,16 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.playbook} on {self.server} ({self.status})"
+
+    def get_absolute_url(self):
+        return reverse("job_detail", kwargs={"job_id": self.job_id})
+
+    @property
+    def queued_for(self):
+        """Time between launch and start (or until now while pending)."""
+        if self.status == self.Status.PENDING:
+            return timezone.now() - self.created_at
+        return self.started_at - self.created_at if self.started_at else None
 
     @property
     def is_live(self):

@@ -133,7 +133,16 @@ def record_finished_job(job):
         logger.exception("Could not count job %s in the analytics rollups", job.job_id)
 
 
+# The fields _record reads; a caller may hold a job loaded with .only() (the reaper does).
+RECORDED_FIELDS = {"created_at", "started_at", "playbook_id", "server_id", "playbook_sha256"}
+
+
 def _record(job):
+    deferred = RECORDED_FIELDS & {
+        job._meta.get_field(name).attname for name in job.get_deferred_fields()
+    }
+    if deferred:
+        job.refresh_from_db(fields=sorted(deferred))
     day = job.created_at.astimezone(UTC).date()
     failed = job.status == Job.Status.FAILED
     _upsert(

@@ -1,8 +1,9 @@
 from django.urls import path
 
 from automation import views_dashboard
+from automation import views_jobs as jobs
 from automation import views_playbooks as pb
-from infra_automation.views import coming_soon
+from automation.views_database import database_report
 
 urlpatterns = [
     # Dashboard and analytics
@@ -27,5 +28,14 @@ urlpatterns = [
         name="playbook_restore",
     ),
     # Jobs
-    path("jobs/", coming_soon, {"title": "Jobs", "issue": 5}, name="job_list"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/new/", jobs.job_new, name="job_new"),
+    path("jobs/<uuid:job_id>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>/row/", jobs.job_row, name="job_row"),
+    path("jobs/<uuid:job_id>/log/", jobs.job_log, name="job_log"),
+    path("jobs/<uuid:job_id>/download/", jobs.job_download, name="job_download"),
+    path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job_cancel"),
+    path("jobs/<uuid:job_id>/relaunch/", jobs.job_relaunch_view, name="job_relaunch"),
+    # Maintenance
+    path("database/", database_report, name="database_report"),
 ]

@@ -41,6 +41,11 @@ EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
 # SSH timeouts (seconds) for the metrics collector and the connection test.
 SSH_CONNECT_TIMEOUT = env.float("SSH_CONNECT_TIMEOUT", default=5.0)
 SSH_COMMAND_TIMEOUT = env.float("SSH_COMMAND_TIMEOUT", default=10.0)
+# Retention in days for the purge commands and their schedules; 0 keeps rows forever.
+JOB_LOG_RETENTION_DAYS = env.int("JOB_LOG_RETENTION_DAYS", default=90)
+# Audit rows: 3 years suggested; purge_audit_logs refuses under 1 year without --force.
+AUDIT_LOG_RETENTION_DAYS = env.int("AUDIT_LOG_RETENTION_DAYS", default=1095)
+SERVER_METRICS_RETENTION_DAYS = env.int("SERVER_METRICS_RETENTION_DAYS", default=30)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -106,6 +111,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write at the same time: wait instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # A file, not memory, so a real qcluster started by the tests can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -125,21 +132,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sessions: expire after SESSION_COOKIE_AGE seconds; with SESSION_SAVE_EVERY_REQUEST the age
+# counts from the last request (an idle timeout) instead of from the login.
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+SESSION_SAVE_EVERY_REQUEST = env.bool("SESSION_SAVE_EVERY_REQUEST", default=False)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie; harmless
+# Production defaults: HTTPS only, and browsers told to remember it (HSTS) for a year on this
+# host and its subdomains. Behind a TLS proxy set SECURE_PROXY_SSL_HEADER too, or the redirect
+# loops. HSTS preload is an opt-in commitment for the whole domain (security.W021 is silenced
+# below until SECURE_HSTS_PRELOAD=True): see docs/audit-and-security.md.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if env.str("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = (env.str("SECURE_PROXY_SSL_HEADER"), "https")
 # Header holding the client address when behind a trusted reverse proxy, e.g.
 # HTTP_X_FORWARDED_FOR. Empty: REMOTE_ADDR is used and forwarded headers are ignored.
 TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+
+# Login throttling (accounts/throttle.py): this many failures for one username from one address
+# within LOGIN_LOCKOUT_MINUTES refuse further attempts for LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -179,6 +203,9 @@ else:
 
 # django_q's Task model has a conditional index MariaDB/MySQL ignore; harmless there.
 SILENCED_SYSTEM_CHECKS = ["models.W037"]
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is a decision for the domain's owner, not a default (see the HSTS note above).
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
 
 LOGGING = {
     "version": 1,

@@ -43,7 +43,8 @@ class ServerFactory(factory.django.DjangoModelFactory):
         model = Server
 
     hostname = factory.Sequence(lambda n: f"web{n:03d}.example.net")
-    ip_address = factory.Sequence(lambda n: f"10.0.{n // 250}.{n % 250 + 1}")
+    # Loopback addresses: a test that reaches for the network by mistake stays on this machine.
+    ip_address = factory.Sequence(lambda n: f"127.10.{n // 250 % 250}.{n % 250 + 1}")
     os_type = "Linux"
     os_version = "6.1"
     ssh_port = 22

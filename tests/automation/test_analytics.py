@@ -461,3 +461,20 @@ def test_the_page_heatmap_uses_the_viewers_time_zone(as_user, user):
     assert f"<title>{weekday} 15:00: 1 runs</title>" in page
     assert f"<title>{weekday} 10:00: 0 runs</title>" in page
     assert "(Asia/Kolkata)" in page
+
+
+def test_a_job_loaded_with_only_some_fields_is_counted_in_full(user, django_assert_max_num_queries):
+    server = ServerFactory(hostname="lean.example.net")
+    created = at(10, 10)
+    running = JobFactory(
+        status=Job.Status.RUNNING, user=user, server=server, created_at=created, started_at=created
+    )
+    lean = Job.objects.only("id", "job_id", "status", "worker", "started_at", "stats").get(
+        pk=running.pk
+    )
+    # Update, one refresh of the deferred fields, four upserts, savepoints: not one per field.
+    with django_assert_max_num_queries(10):
+        assert lean.finish(F, error_message="worker lost")
+    assert [(r["server__hostname"], r["runs"]) for r in analytics.top_servers(period(7))] == [
+        ("lean.example.net", 1)
+    ]

@@ -1,0 +1,110 @@
+"""Writes on users, with the users-page rules enforced here (not only in the forms):
+
+* admins cannot create, edit or promote anyone to super_admin, and cannot edit super_admins;
+* nobody changes their own role or deactivates themselves;
+* the last active super_admin cannot be demoted or deactivated;
+* deactivating a user ends their sessions.
+
+The audit rows (CREATE, UPDATE, PASSWORD_CHANGE) come from the receivers in auditing/signals.py.
+"""
+
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+
+
+def can_manage(actor, target):
+    """May ``actor`` edit ``target`` on the users page? Admins never touch super_admins."""
+    return actor.is_admin and (actor.is_super_admin or not target.is_super_admin)
+
+
+def _check_role_grant(actor, role):
+    if role not in User.Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role == User.Role.SUPER_ADMIN and not actor.is_super_admin:
+        raise PermissionDenied("Only a super admin can make a super admin.")
+
+
+def user_create(*, actor, username, email, role, timezone_name, password):
+    """Create a user with a validated password (the form ran Django's validators)."""
+    if not actor.is_admin:
+        raise PermissionDenied
+    _check_role_grant(actor, role)
+    return User.objects.create_user(
+        username=username, email=email, password=password, role=role, timezone=timezone_name
+    )
+
+
+def user_update(*, actor, target, email, role, is_active, timezone_name):
+    """Change a user's email, role, active flag and time zone; all checks or nothing.
+
+    The checks read the row from the database (locked), never ``target``'s attributes: a bound
+    ModelForm has already copied the submitted values onto its instance."""
+    with transaction.atomic():
+        current = User.objects.select_for_update().get(pk=target.pk)
+        if not can_manage(actor, current):
+            raise PermissionDenied("You cannot edit this user.")
+        if current.pk == actor.pk and (role != current.role or not is_active):
+            raise ValidationError("You cannot change your own role or deactivate yourself.")
+        if role != current.role:
+            _check_role_grant(actor, role)
+        losing_super_admin = (
+            current.is_super_admin
+            and current.is_active
+            and (role != User.Role.SUPER_ADMIN or not is_active)
+        )
+        # Locking the other active super_admins makes two simultaneous demotions queue up, so
+        # the second one sees the first and is refused.
+        if losing_super_admin and not (
+            User.objects.select_for_update()
+            .filter(role=User.Role.SUPER_ADMIN, is_active=True)
+            .exclude(pk=current.pk)
+            .exists()
+        ):
+            raise ValidationError(
+                "This is the last active super admin: it cannot be demoted or deactivated."
+            )
+        deactivated = current.is_active and not is_active
+        current.email, current.role, current.is_active = email, role, is_active
+        current.timezone = timezone_name
+        current.save()
+        if deactivated:
+            sessions_end(user=current)
+    return current
+
+
+def user_set_password(*, actor, target, password, request=None):
+    """Set ``target``'s password (already validated). Their other sessions end with the old
+    password hash; the actor's own session is kept when they change their own."""
+    if target.pk != actor.pk and not can_manage(actor, User.objects.get(pk=target.pk)):
+        raise PermissionDenied("You cannot change this user's password.")
+    target.set_password(password)
+    target.save(update_fields=["password"])
+    if request is not None and target.pk == actor.pk:
+        update_session_auth_hash(request, target)
+    return target
+
+
+def sessions_end(*, user):
+    """Delete every live session of ``user``; returns how many.
+
+    The database session store keeps the user id only inside the encoded session data, so the
+    live sessions are decoded one by one (in chunks: memory stays flat with many sessions).
+    Sessions are few next to users' actions, and this runs only when someone is deactivated.
+    """
+    user_pk = str(user.pk)
+    doomed = []
+    live = Session.objects.filter(expire_date__gt=timezone.now()).only(
+        "session_key", "session_data"
+    )
+    for session in live.iterator(chunk_size=500):
+        if str(session.get_decoded().get("_auth_user_id")) == user_pk:
+            doomed.append(session.session_key)
+    deleted = 0
+    for start in range(0, len(doomed), 500):
+        deleted += Session.objects.filter(session_key__in=doomed[start : start + 500]).delete()[0]
+    return deleted

@@ -1,0 +1,80 @@
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import User
+from automation.models import Job, Playbook
+from automation.services_jobs import parse_extra_vars
+from inventory.models import Server
+
+
+class JobLaunchForm(forms.Form):
+    playbook = forms.ModelChoiceField(queryset=Playbook.objects.filter(is_active=True))
+    server = forms.ModelChoiceField(queryset=Server.objects.filter(is_active=True))
+    extra_vars = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(
+            attrs={"class": "code short", "rows": 5, "placeholder": '{"version": "1.2.3"}'}
+        ),
+        help_text="A JSON object; empty for none.",
+    )
+    check_mode = forms.BooleanField(required=False, label="Check mode (dry run: change nothing)")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if not user.is_super_admin:
+            self.fields["server"].queryset = self.fields["server"].queryset.exclude(
+                connection=Server.Connection.LOCAL
+            )
+
+    def clean_extra_vars(self):
+        return parse_extra_vars(self.cleaned_data["extra_vars"], user=self.user)
+
+
+def initial_from_query(params):
+    """Preselect ?playbook=<pk>&server=<pk>; anything that is not a positive integer is
+    ignored (the form then simply has no preselection)."""
+    initial = {}
+    for name in ("playbook", "server"):
+        value = params.get(name, "")
+        if value.isdigit() and len(value) < 12:
+            initial[name] = int(value)
+    return initial
+
+
+class JobFilterForm(forms.Form):
+    """Filters of the jobs list; every value is validated, bad ones become messages."""
+
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Job.Status.choices])
+    playbook = forms.ModelChoiceField(queryset=Playbook.objects.order_by("name"), required=False)
+    server = forms.ModelChoiceField(queryset=Server.objects.order_by("hostname"), required=False)
+    user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("date_from")
+            and cleaned.get("date_to")
+            and cleaned["date_from"] > cleaned["date_to"]
+        ):
+            raise ValidationError("The start date is after the end date.")
+        return cleaned
+
+    def filter(self, jobs):
+        data = self.cleaned_data
+        for name in ("status", "playbook", "server", "user"):
+            if data.get(name):
+                jobs = jobs.filter(**{name: data[name]})
+        tz = timezone.get_current_timezone()
+        if data.get("date_from"):
+            jobs = jobs.filter(created_at__gte=datetime.combine(data["date_from"], time.min, tz))
+        if data.get("date_to"):
+            end = datetime.combine(data["date_to"], time.min, tz) + timedelta(days=1)
+            jobs = jobs.filter(created_at__lt=end)
+        return jobs

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from automation.services_jobs import jobs_reap
+
+
+class Command(BaseCommand):
+    help = (
+        "Fail jobs left 'running' whose worker process is gone (same host) or that ran past "
+        "JOB_TIMEOUT plus a grace period, with the message 'worker lost'. Safe to run any time; "
+        "also runs when a qcluster worker starts and every 5 minutes on a schedule."
+    )
+
+    def handle(self, *args, **options):
+        reaped = jobs_reap()
+        for job in reaped:
+            self.stdout.write(f"Failed job {job.job_id}: {job.error_message}")
+        self.stdout.write(f"Done. Reaped {len(reaped)} jobs.")

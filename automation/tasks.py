@@ -1,0 +1,36 @@
+"""django-q2 entry points. A task loads its row by id and calls the runner."""
+
+import os
+import socket
+
+from django.db import close_old_connections, connection
+
+from auditing.context import audit_context
+from automation import runner
+from automation.models import Job
+
+
+def worker_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def close_stale_connections():
+    # A long-lived worker must not reuse a connection the server dropped. Inside an atomic
+    # block (tests running tasks inline) closing would end the caller's transaction.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def run_job(job_pk):
+    """Run job ``job_pk`` once: the claim (pending -> running) makes a second delivery of the
+    same task, or a job cancelled before it started, a no-op."""
+    close_stale_connections()
+    try:
+        job = Job.objects.select_related("playbook", "server", "user").filter(pk=job_pk).first()
+        if job is None or not job.start(worker=worker_name()):
+            return "skipped"
+        with audit_context(user=job.user, source="worker"):
+            runner.execute(job)
+        return job.status
+    finally:
+        close_stale_connections()

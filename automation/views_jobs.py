@@ -1,0 +1,183 @@
+"""Jobs pages: launch, list (keyset pages), live details with console, cancel, relaunch."""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from automation import logs
+from automation.forms_jobs import JobFilterForm, JobLaunchForm, initial_from_query
+from automation.models import Job
+from automation.services_jobs import job_cancel, job_launch, job_relaunch
+
+PAGE_SIZE = 50
+SECRET_KEY = re.compile(r"pass|secret|token|key|credential|private", re.IGNORECASE)
+STOP_POLLING = 286  # htmx stops polling on this status
+
+
+def mask_secrets(value):
+    """Extra vars for display: values under secret-looking keys replaced, nested too."""
+    if isinstance(value, dict):
+        return {
+            k: "••••••" if SECRET_KEY.search(str(k)) else mask_secrets(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def _job(job_id):
+    return get_object_or_404(
+        Job.objects.select_related("playbook", "server", "user"), job_id=job_id
+    )
+
+
+def job_new(request):
+    form = JobLaunchForm(
+        request.POST or None, user=request.user, initial=initial_from_query(request.GET)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = job_launch(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect("job_detail", job_id=job.job_id)
+    return render(request, "automation/job_form.html", {"form": form})
+
+
+@vary_on_headers("HX-Request")
+def job_list(request):
+    """Newest first, 50 a page, keyset cursor on (created_at, id): no COUNT(*) and no OFFSET,
+    so page 1,000 costs what page 1 costs."""
+    form = JobFilterForm(request.GET or None)
+    jobs = Job.objects.select_related("playbook", "server", "user").order_by("-created_at", "-id")
+    if form.is_bound and form.is_valid():
+        jobs = form.filter(jobs)
+    elif form.is_bound:
+        jobs = jobs.none()
+    cursor = _cursor(request.GET.get("before"))
+    if cursor:
+        jobs = jobs.filter(Q(created_at__lt=cursor[0]) | Q(created_at=cursor[0], id__lt=cursor[1]))
+    page = list(jobs[: PAGE_SIZE + 1])
+    has_next = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    next_cursor = _encode_cursor(page[-1]) if has_next else ""
+    return render(
+        request,
+        "automation/job_list.html",
+        {
+            "form": form,
+            "jobs": page,
+            "next_cursor": next_cursor,
+            "paged": bool(cursor),
+        },
+    )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _encode_cursor(job):
+    """'<microseconds since 1970>_<id>': digits only, safe in any URL."""
+    return f"{(job.created_at - EPOCH) // timedelta(microseconds=1)}_{job.pk}"
+
+
+def _cursor(raw):
+    """(created_at, id) from a cursor; None for anything malformed."""
+    micros, _, pk = (raw or "").partition("_")
+    if not (micros.isdigit() and pk.isdigit() and len(micros) < 20 and len(pk) < 20):
+        return None
+    return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+
+
+def job_row(request, job_id):
+    """One row of the list, polled while the job is live (the finished row stops polling)."""
+    return render(request, "automation/partials/job_row.html", {"job": _job(job_id)})
+
+
+def job_detail(request, job_id):
+    job = _job(job_id)
+    start = request.GET.get("from", "")
+    window = logs.lines(job, start=int(start)) if start.isdigit() else logs.lines(job)
+    return render(
+        request,
+        "automation/job_detail.html",
+        {
+            "job": job,
+            "lines": window,
+            "extra_vars": mask_secrets(job.extra_vars),
+            "first_line": window[0].line_number if window else 0,
+            "first_error_from": max(1, (job.first_error_line or 1) - 20),
+            # A window opened at ?from= may have lines after it: fetch them once it is shown.
+            "more_after": start.isdigit() and len(window) == logs.WINDOW,
+            "last_line": window[-1].line_number if window else 0,
+        },
+    )
+
+
+def job_log(request, job_id):
+    """Console lines for HTMX: ``after=<n>`` (new lines, polled) or ``before=<n>`` (earlier
+    lines). A finished job with nothing left to send answers 286 so polling stops."""
+    job = _job(job_id)
+    after, before = request.GET.get("after", ""), request.GET.get("before", "")
+    if before.isdigit():
+        window = logs.lines(job, before=int(before))
+        return render(
+            request, "automation/partials/job_log_earlier.html", {"job": job, "lines": window}
+        )
+    last = int(after) if after.isdigit() else 0
+    window = logs.lines(job, after=last)
+    last = window[-1].line_number if window else last
+    finished = job.is_finished and len(window) < logs.WINDOW
+    response = render(
+        request,
+        "automation/partials/job_log_lines.html",
+        {"job": job, "lines": window, "last_line": last, "finished": finished},
+    )
+    if finished:
+        response.status_code = STOP_POLLING
+    return response
+
+
+def job_download(request, job_id):
+    job = _job(job_id)
+    response = StreamingHttpResponse(logs.plain_text(job), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.log"'
+    return response
+
+
+@require_POST
+def job_cancel_view(request, job_id):
+    job = _job(job_id)
+    if job_cancel(job=job, user=request.user):
+        messages.success(request, "Cancel requested." if job.is_live else "Job cancelled.")
+    else:
+        messages.info(request, "The job had already finished.")
+    return _after_post(request, job)
+
+
+@require_POST
+def job_relaunch_view(request, job_id):
+    job = _job(job_id)
+    try:
+        new = job_relaunch(job=job, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _after_post(request, job)
+    messages.success(request, f"Relaunched as job {new.job_id}.")
+    return _after_post(request, new)
+
+
+def _after_post(request, job):
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = job.get_absolute_url()
+        return response
+    return redirect(job.get_absolute_url())
