@@ -7,6 +7,7 @@ viewer's time zone and render. Everyone logged in may see both pages.
 from django.contrib import messages
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from automation import analytics, charts
@@ -17,6 +18,7 @@ PLAYBOOK_ROWS = 20
 IMPACT_PLAYBOOKS = 10
 
 
+@require_safe
 def dashboard(request):
     tz = timezone.get_current_timezone()
     running, running_total = analytics.running_jobs()
@@ -29,6 +31,7 @@ def dashboard(request):
     return render(request, "automation/dashboard.html", context)
 
 
+@require_safe
 @vary_on_headers("HX-Request")
 def dashboard_running(request):
     """The live "running jobs" block: the dashboard includes it and polls this URL for it."""
@@ -37,6 +40,7 @@ def dashboard_running(request):
     return render(request, "automation/partials/dashboard_running.html", context)
 
 
+@require_safe
 def analytics_page(request):
     days, error = analytics.parse_period(request.GET.get("period"))
     if error:
