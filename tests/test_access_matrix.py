@@ -108,6 +108,8 @@ MATRIX = {
     ),
     # jobs (the demo job is pending and belongs to the plain user)
     "dashboard": Route(),
+    "dashboard_running": Route(),
+    "analytics": Route(),
     "job_list": Route(),
     "job_new": Route(post=ANY_LOGGED_IN),
     "job_detail": Route(JOB),
