@@ -1,4 +1,6 @@
-"""Shared fixtures: personas, isolated file directories, a real sshd on loopback."""
+"""Shared fixtures: personas, isolated file directories, a real sshd on loopback, a worker."""
+
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -6,6 +8,7 @@ from django.test import Client
 from accounts.models import User
 from tests.factories import UserFactory
 from tests.sshd import SshServer, sshd_available
+from tests.worker import start_qcluster, stop_qcluster
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +79,11 @@ def sshd(sshd_server, settings):
     """The session sshd, with SSH_KEYS_DIR pointing at the directory holding its client key."""
     settings.SSH_KEYS_DIR = sshd_server.key_dir
     return sshd_server
+
+
+@pytest.fixture
+def qcluster(transactional_db, settings):
+    """A real `manage.py qcluster` worker on the test database (file SQLite or MariaDB)."""
+    process = start_qcluster(Path(settings.PLAYBOOKS_DIR).parent / "qcluster.log")
+    yield process
+    stop_qcluster(process)

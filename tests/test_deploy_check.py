@@ -16,7 +16,17 @@ def deploy_check(tmp_path, **overrides):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SECURE_", "SESSION_", "CSRF_", "DEBUG", "SECRET_KEY", "DATABASE"))
+        if not key.startswith(
+            (
+                "SECURE_",
+                "SESSION_",
+                "CSRF_",
+                "DEBUG",
+                "SECRET_KEY",
+                "DATABASE",
+                "DJANGO_ALLOW_ASYNC",
+            )
+        )
     }
     env.update(
         DEBUG="False",

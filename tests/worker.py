@@ -1,0 +1,65 @@
+"""A real `manage.py qcluster` subprocess on the test database, for tests that need a worker."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_database_url():
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
+    return f"mysql://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
+
+
+def start_qcluster(log_path):
+    """Start a one-process cluster sharing this process's database and file directories."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "Q_WORKERS": "1",
+        "PLAYBOOKS_DIR": str(settings.PLAYBOOKS_DIR),
+        "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
+        "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_qcluster
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process.log = log
+    return process
+
+
+def stop_qcluster(process):
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+    process.log.close()
+
+
+def wait_for(predicate, timeout=30, interval=0.1):
+    """Poll ``predicate`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
