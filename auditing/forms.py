@@ -1,16 +1,15 @@
 """The audit page's filters: every query-string value is validated here, so a bad one is a
 message on the page, never a 500."""
 
-import datetime
 import uuid
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts.models import User
 from auditing.models import AuditLog
+from infra_automation.forms import DateRangeMixin
 
 RESOURCE_TYPES = [
     ("user", "User"),
@@ -22,7 +21,7 @@ RESOURCE_TYPES = [
 NUMERIC_RESOURCES = {"user", "server", "playbook"}
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(DateRangeMixin, forms.Form):
     user = forms.ModelChoiceField(
         queryset=User.objects.order_by("username"),
         required=False,
@@ -43,12 +42,6 @@ class AuditFilterForm(forms.Form):
         error_messages={"invalid_choice": "Unknown resource type %(value)s."},
     )
     resource_id = forms.CharField(max_length=64, required=False, label="Resource id")
-    date_from = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
     q = forms.CharField(max_length=200, required=False, label="Text in details")
     # Keyset cursors: rows older than ``before`` or newer than ``after`` (audit row ids).
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -64,9 +57,6 @@ class AuditFilterForm(forms.Form):
                 data["resource_id"] = str(uuid.UUID(resource_id))
             except ValueError:
                 self.add_error("resource_id", "A job id is a UUID (as shown on the job page).")
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
         if data.get("before") and data.get("after"):
             raise ValidationError("Ask for older or newer rows, not both.")
         return data
@@ -92,10 +82,7 @@ class AuditFilterForm(forms.Form):
             rows = rows.filter(resource_type=data["resource_type"])
         if data.get("resource_id"):
             rows = rows.filter(resource_id=data["resource_id"])
-        if data.get("date_from"):
-            rows = rows.filter(timestamp__gte=_start_of(data["date_from"]))
-        if data.get("date_to"):
-            rows = rows.filter(timestamp__lt=_start_of(data["date_to"] + datetime.timedelta(1)))
+        rows = self.filter_dates(rows, "timestamp")
         if data.get("q"):
             rows = rows.filter(details__icontains=data["q"])
         return rows
@@ -109,7 +96,3 @@ class AuditFilterForm(forms.Form):
         }
         params.update(cursor)
         return urlencode(params)
-
-
-def _start_of(day):
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))

@@ -1,12 +1,9 @@
-from datetime import datetime, time, timedelta
-
 from django import forms
-from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts.models import User
 from automation.models import Job, Playbook
 from automation.services_jobs import parse_extra_vars
+from infra_automation.forms import DateRangeMixin
 from inventory.models import Server
 
 
@@ -46,35 +43,17 @@ def initial_from_query(params):
     return initial
 
 
-class JobFilterForm(forms.Form):
+class JobFilterForm(DateRangeMixin, forms.Form):
     """Filters of the jobs list; every value is validated, bad ones become messages."""
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Job.Status.choices])
     playbook = forms.ModelChoiceField(queryset=Playbook.objects.order_by("name"), required=False)
     server = forms.ModelChoiceField(queryset=Server.objects.order_by("hostname"), required=False)
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        if (
-            cleaned.get("date_from")
-            and cleaned.get("date_to")
-            and cleaned["date_from"] > cleaned["date_to"]
-        ):
-            raise ValidationError("The start date is after the end date.")
-        return cleaned
 
     def filter(self, jobs):
         data = self.cleaned_data
         for name in ("status", "playbook", "server", "user"):
             if data.get(name):
                 jobs = jobs.filter(**{name: data[name]})
-        tz = timezone.get_current_timezone()
-        if data.get("date_from"):
-            jobs = jobs.filter(created_at__gte=datetime.combine(data["date_from"], time.min, tz))
-        if data.get("date_to"):
-            end = datetime.combine(data["date_to"], time.min, tz) + timedelta(days=1)
-            jobs = jobs.filter(created_at__lt=end)
-        return jobs
+        return self.filter_dates(jobs, "created_at")

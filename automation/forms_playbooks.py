@@ -1,14 +1,12 @@
-from datetime import datetime, time, timedelta
-
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from accounts.models import User
 from auditing.models import PlaybookAuditLog
 from automation.models import Playbook
 from automation.validation import decode_upload, validate_playbook
+from infra_automation.forms import DateRangeMixin
 
 ALLOWED_SUFFIXES = (".yml", ".yaml")
 
@@ -92,7 +90,7 @@ class PlaybookReplaceForm(forms.Form):
     clean_file = PlaybookUploadForm.clean_file
 
 
-class HistoryFilterForm(forms.Form):
+class HistoryFilterForm(DateRangeMixin, forms.Form):
     """Filters of the all-playbooks history page; bad values become form errors."""
 
     playbook = forms.IntegerField(required=False, min_value=1)
@@ -100,15 +98,6 @@ class HistoryFilterForm(forms.Form):
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *PlaybookAuditLog.Action.choices]
     )
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            raise ValidationError("The start date is after the end date.")
-        return cleaned
 
     def filter(self, queryset):
         data = self.cleaned_data
@@ -118,11 +107,4 @@ class HistoryFilterForm(forms.Form):
             queryset = queryset.filter(user=data["user"])
         if data.get("action"):
             queryset = queryset.filter(action=data["action"])
-        tz = timezone.get_current_timezone()
-        if data.get("date_from"):
-            start = datetime.combine(data["date_from"], time.min, tz)
-            queryset = queryset.filter(created_at__gte=start)
-        if data.get("date_to"):
-            end = datetime.combine(data["date_to"], time.min, tz)
-            queryset = queryset.filter(created_at__lt=end + timedelta(days=1))
-        return queryset
+        return self.filter_dates(queryset, "created_at")
