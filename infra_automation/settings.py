@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "automation",
     "auditing",
 ]
+# The large-data generator (manage.py generate_data): development and benchmarks only.
+if env.bool("DEVTOOLS", default=DEBUG):
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
