@@ -57,7 +57,7 @@ def job_list(request):
     """Newest first, 50 a page, keyset cursor on (created_at, id): no COUNT(*) and no OFFSET,
     so page 1,000 costs what page 1 costs."""
     form = JobFilterForm(request.GET or None)
-    jobs = Job.objects.select_related("playbook", "server", "user").order_by("-created_at", "-id")
+    jobs = Job.objects.order_by("-created_at", "-id")
     if form.is_bound and form.is_valid():
         jobs = form.filter(jobs)
     elif form.is_bound:
@@ -65,9 +65,14 @@ def job_list(request):
     cursor = _cursor(request.GET.get("before"))
     if cursor:
         jobs = jobs.filter(Q(created_at__lt=cursor[0]) | Q(created_at=cursor[0], id__lt=cursor[1]))
-    page = list(jobs[: PAGE_SIZE + 1])
-    has_next = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+    # The page's ids from jobs alone (an index range), then those rows with their relations:
+    # joined in one query, MariaDB starts from servers and sorts every job (48 s at 440k jobs).
+    ids = list(jobs.values_list("id", flat=True)[: PAGE_SIZE + 1])
+    has_next = len(ids) > PAGE_SIZE
+    page = list(
+        Job.objects.select_related("playbook", "server", "user")
+        .filter(id__in=ids[:PAGE_SIZE]).order_by("-created_at", "-id")
+    )
     next_cursor = _encode_cursor(page[-1]) if has_next else ""
     return render(
         request,

@@ -4,7 +4,8 @@ On a database filled by `manage.py generate_data` (1M jobs, 10M console lines, 1
 requests every page through Django's test client as a super_admin: p50/p95 server time over
 --repeat requests (after a warm-up), the number of SQL queries, then EXPLAIN of each distinct
 SELECT (MySQL/MariaDB), flagging a full scan (type ALL) of jobs, job_logs or audit_logs, or a
-plan expected to read more than 20% of one of them. Targets: p95 <= 150 ms, no full scan.
+plan that must sort or buffer (filesort, temporary) more than 20% of one of them.
+Targets: p95 <= 150 ms, no full scan.
 Query counts staying constant in data size is asserted by the test suite, page by page.
 
 Run: DATABASE_URL=mysql://root@127.0.0.1:3306/ia_gen .venv/bin/python bench/pages.py
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT, django_setup  # noqa: E402
 
 django_setup("pages")
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -134,12 +136,17 @@ def explain(sql, sizes):
             table = plan.get("table") or ""
             if table not in BIG_TABLES:
                 continue
+            rows = int(plan.get("rows") or 0)  # MariaDB reports it as text
             if plan.get("type") == "ALL":
                 problems.append(f"full scan of {table}")
-            elif (plan.get("rows") or 0) > 0.2 * max(sizes.get(table) or 0, 1) and (
-                sizes.get(table) or 0
-            ) > 10_000:
-                problems.append(f"reads ~{plan['rows']:,} of {sizes[table]:,} {table} rows")
+            # EXPLAIN's estimate ignores LIMIT: an index read in the wanted order stops after
+            # a page. Only a plan that must sort or buffer everything first really reads it.
+            elif (
+                any(w in (plan.get("Extra") or "") for w in ("filesort", "temporary"))
+                and rows > 0.2 * max(sizes.get(table) or 0, 1)
+                and (sizes.get(table) or 0) > 10_000
+            ):
+                problems.append(f"reads ~{rows:,} of {sizes[table]:,} {table} rows")
     return problems
 
 
@@ -173,6 +180,10 @@ def main():
     args = parser.parse_args()
     if not Job.objects.exists():
         sys.exit("No jobs: fill the database first with manage.py generate_data.")
+    # Production-like: no debug query log during the timed requests (CaptureQueriesContext
+    # turns it on only for the one counted request); the test client's host is allowed.
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     admin = User.objects.filter(role=User.Role.SUPER_ADMIN, is_active=True).first()
     client = Client()
     client.force_login(admin)
