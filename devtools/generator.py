@@ -332,7 +332,7 @@ class Generator:
             "created_at",
         ]
         log_columns = ["job", "line_number", "content", "log_level", "timestamp"]
-        started, done, lines_done = time.monotonic(), 0, 0
+        started, done, lines_done, lines_planned = time.monotonic(), 0, 0, 0
         chunk = max(1000, self.batch)
         while done < total:
             size = min(chunk, total - done)
@@ -355,7 +355,12 @@ class Generator:
                         else self.rng.choice(FAILURES).format(host=host)
                     )
                 )
-                n_lines = max(4, int(self.rng.gauss(per_job, per_job / 4))) if per_job else 0
+                # Vary around what is left per job, so the total lands on --log-lines.
+                left = (lines_total - lines_planned) / max(total - done - len(rows), 1)
+                n_lines = (
+                    max(4, round(self.rng.gauss(left, left / 4))) if per_job and left > 0 else 0
+                )
+                lines_planned += n_lines
                 rows.append(
                     (
                         uuid.uuid4(),
