@@ -18,6 +18,7 @@ pytestmark = pytest.mark.django_db
 def _development(settings):
     settings.DEBUG = True  # the test runner forces False; the generator is for development
 
+
 SMALL = [
     "--servers",
     "5",
