@@ -19,7 +19,6 @@ from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection
-from django.db.models import Max
 from django.utils import timezone
 
 PROJECT_APPS = ("accounts", "inventory", "automation", "auditing")
@@ -256,9 +255,11 @@ def _recent_rows(table, column, since, exact, estimate):
                 [since],
             )
             return cursor.fetchone()[0], True
+        # The first row at the cutoff is one seek on the time index; MIN(id) over the range
+        # would read a month of index entries (0.27 s on 9.5M job_logs).
         cursor.execute(
-            f"SELECT MIN(id), (SELECT MAX(id) FROM {qn(table)}) FROM {qn(table)}"  # noqa: S608
-            f" WHERE {qn(column)} >= %s",
+            f"SELECT (SELECT id FROM {qn(table)} WHERE {qn(column)} >= %s "  # noqa: S608
+            f"ORDER BY {qn(column)} LIMIT 1), (SELECT MAX(id) FROM {qn(table)})",
             [since],
         )
         low, high = cursor.fetchone()
@@ -312,17 +313,16 @@ def _projection(by_table, lines_per_job, now):
 
 
 def _retention():
-    """Retention in force per table and when its purge last ran (one indexed query)."""
+    """Retention in force per table and when its purge last ran: per table, the newest PURGE
+    row by id (audit rows are appended in time order), which walks the action index backwards
+    from its end instead of grouping every PURGE row ever written."""
     from auditing.models import AuditLog
 
-    last_runs = dict(
-        AuditLog.objects.filter(
-            action=AuditLog.Action.PURGE, resource_type__in=[t for t, *_ in RETENTION]
-        )
-        .values_list("resource_type")
-        .annotate(last=Max("timestamp"))
-        .order_by()
-    )
+    purges = AuditLog.objects.filter(action=AuditLog.Action.PURGE).order_by("-id")
+    last_runs = {
+        table: purges.filter(resource_type=table).values_list("timestamp", flat=True).first()
+        for table, *_ in RETENTION
+    }
     return [
         {
             "table": table,

@@ -71,7 +71,8 @@ def job_list(request):
     has_next = len(ids) > PAGE_SIZE
     page = list(
         Job.objects.select_related("playbook", "server", "user")
-        .filter(id__in=ids[:PAGE_SIZE]).order_by("-created_at", "-id")
+        .filter(id__in=ids[:PAGE_SIZE])
+        .order_by("-created_at", "-id")
     )
     next_cursor = _encode_cursor(page[-1]) if has_next else ""
     return render(
