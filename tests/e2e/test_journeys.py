@@ -31,6 +31,10 @@ def test_log_in_with_a_bad_then_a_good_password(page, live_server, login, admin,
     login(admin)
     expect(page.locator("h1")).to_have_text("Dashboard")
     shot("dashboard")
+    page.goto(f"{live_server.url}/audit/")  # the failed attempt has no user, only a name
+    expect(page.locator("#audit-table .audit-login_failed")).to_have_count(1)
+    expect(page.locator("#audit-table")).to_contain_text(admin.username)
+    expect(page.locator("#audit-table .audit-login")).to_have_count(1)
     page.click("text=Log out")
     expect(page).to_have_url(re.compile(r"/login/$"))
 
