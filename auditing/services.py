@@ -17,7 +17,8 @@ from auditing.models import AuditLog
 
 MASK = "********"
 # A key whose name looks like it holds a secret: its value is never stored, however deep.
-SECRET_KEY_RE = re.compile(r"password|passwd|secret|token|key|credential", re.IGNORECASE)
+# Shared by every place that shows or stores extra vars (audit rows, the job page).
+SECRET_KEY_RE = re.compile(r"pass|secret|token|key|credential|private", re.IGNORECASE)
 # A value that is a secret whatever its key is called (a private key pasted into extra vars).
 SECRET_VALUE_RE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 

@@ -1,6 +1,5 @@
 """Playbooks, the jobs that run them, and the console lines the jobs print."""
 
-import hashlib
 import uuid
 
 from django.conf import settings
@@ -40,7 +39,7 @@ class Playbook(models.Model):
 
     @property
     def content_sha256(self):
-        return hashlib.sha256(self.read_content().encode()).hexdigest()
+        return storage.sha256_text(self.read_content())
 
 
 class InvalidTransition(Exception):

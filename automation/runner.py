@@ -6,7 +6,6 @@ after it: ansible-runner reads back env/ files from earlier runs (FIELD-NOTES), 
 settings and keys between jobs.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -26,7 +25,9 @@ from django.utils import timezone
 
 from auditing.models import AuditLog
 from auditing.services import audit_record
+from automation import storage
 from automation.models import Job, JobLog
+from infra_automation.db import insert_sql
 from inventory.keys import resolve_key_path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -80,17 +81,7 @@ class LogWriter:
         self.first_error_line = None
         self.last_flush = time.monotonic()
         self.stored = 0
-        meta = JobLog._meta
-        columns = [
-            meta.get_field(name).column
-            for name in ("job", "line_number", "content", "log_level", "timestamp")
-        ]
-        quote = connection.ops.quote_name
-        # Identifiers come from the model's meta and are quoted; values are parameters.
-        self.sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(columns))})"
-        )
+        self.sql = insert_sql(JobLog, ("job", "line_number", "content", "log_level", "timestamp"))
 
     def write(self, text, event=""):
         for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
@@ -194,9 +185,7 @@ def execute(job):
             writer.flush()
             job.finish(Job.Status.FAILED, error_message=f"Cannot run: {' '.join(exc.messages)}")
             return job
-        Job.objects.filter(pk=job.pk).update(
-            playbook_sha256=hashlib.sha256(content.encode()).hexdigest()
-        )
+        Job.objects.filter(pk=job.pk).update(playbook_sha256=storage.sha256_text(content))
         runner = ansible_runner.run(
             private_data_dir=str(root),
             playbook="playbook.yml",

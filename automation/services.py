@@ -7,7 +7,6 @@ half-written file.
 """
 
 import difflib
-import hashlib
 
 import yaml
 from django.db import transaction
@@ -16,6 +15,7 @@ from auditing.context import current_actor
 from auditing.models import PlaybookAuditLog
 from automation import storage
 from automation.models import Playbook
+from automation.storage import sha256_text
 
 Action = PlaybookAuditLog.Action
 
@@ -26,10 +26,6 @@ class EditConflict(Exception):
     def __init__(self, current_content):
         super().__init__("The playbook was changed by someone else while you edited it.")
         self.current_content = current_content
-
-
-def sha256_text(text):
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def task_names(text):

@@ -5,6 +5,7 @@ temporary file in the same directory and renamed over the target, so a reader se
 the new content, never half of it.
 """
 
+import hashlib
 import os
 import tempfile
 import uuid
@@ -30,6 +31,11 @@ def resolve(file_path):
     if not path.is_relative_to(base) or path == base:
         raise UnsafePath(f"{file_path!r} is outside the playbooks directory")
     return path
+
+
+def sha256_text(text):
+    """The version key of a playbook's text: jobs store it, history rows are keyed by it."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def new_name():

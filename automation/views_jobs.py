@@ -1,35 +1,24 @@
 """Jobs pages: launch, list (keyset pages), live details with console, cancel, relaunch."""
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from auditing.services import mask_secrets
 from automation import logs
 from automation.forms_jobs import JobFilterForm, JobLaunchForm, initial_from_query
 from automation.models import Job
 from automation.services_jobs import job_cancel, job_launch, job_relaunch
+from infra_automation.htmx import redirect_after_post
 
 PAGE_SIZE = 50
-SECRET_KEY = re.compile(r"pass|secret|token|key|credential|private", re.IGNORECASE)
 STOP_POLLING = 286  # htmx stops polling on this status
-
-
-def mask_secrets(value):
-    """Extra vars for display: values under secret-looking keys replaced, nested too."""
-    if isinstance(value, dict):
-        return {
-            k: "••••••" if SECRET_KEY.search(str(k)) else mask_secrets(v) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_secrets(v) for v in value]
-    return value
 
 
 def _job(job_id):
@@ -166,7 +155,7 @@ def job_cancel_view(request, job_id):
         messages.success(request, "Cancel requested." if job.is_live else "Job cancelled.")
     else:
         messages.info(request, "The job had already finished.")
-    return _after_post(request, job)
+    return redirect_after_post(request, job.get_absolute_url())
 
 
 @require_POST
@@ -176,14 +165,6 @@ def job_relaunch_view(request, job_id):
         new = job_relaunch(job=job, user=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return _after_post(request, job)
+        return redirect_after_post(request, job.get_absolute_url())
     messages.success(request, f"Relaunched as job {new.job_id}.")
-    return _after_post(request, new)
-
-
-def _after_post(request, job):
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = job.get_absolute_url()
-        return response
-    return redirect(job.get_absolute_url())
+    return redirect_after_post(request, new.get_absolute_url())

@@ -8,55 +8,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from django.conf import settings
-from django.db import connection
+from tests.worker import start_qcluster, stop_qcluster, worker_env  # noqa: F401 - log_ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-def database_url():
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
-    return f"mysql://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
-
-
-def worker_env():
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "Q_WORKERS": "1",
-        "PLAYBOOKS_DIR": str(settings.PLAYBOOKS_DIR),
-        "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
-        "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
-    }
-
-
 class QCluster:
-    """A real `manage.py qcluster` for the benchmark's database."""
+    """A real `manage.py qcluster` for the benchmark's database (tests/worker.py starts it)."""
 
     def __enter__(self):
-        self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=worker_env(),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.log_dir = tempfile.TemporaryDirectory()
+        self.process = start_qcluster(Path(self.log_dir.name) / "qcluster.log")
         time.sleep(3)  # let the cluster start its worker before timing anything
         return self
 
     def __exit__(self, *exc):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
-        self.log.close()
+        stop_qcluster(self.process)
+        self.log_dir.cleanup()
 
 
 def bare_run(content, runs=3):

@@ -8,7 +8,6 @@ the ORM would store them on any backend.
 """
 
 import bisect
-import hashlib
 import math
 import random
 import time
@@ -24,6 +23,8 @@ from accounts.models import User
 from auditing.models import AuditLog, PlaybookAuditLog
 from automation.models import Job, JobLog
 from automation.services import playbook_create
+from automation.storage import sha256_text
+from infra_automation.db import insert_sql
 from inventory.models import Server, ServerMetric
 
 STATUS_WEIGHTS = [("success", 85), ("failed", 10), ("cancelled", 3)]
@@ -57,14 +58,8 @@ def insert(model, columns, rows):
     """INSERT ``rows`` (tuples of Python values in ``columns`` order) into ``model``'s table."""
     if not rows:
         return 0
-    meta = model._meta
-    fields = [meta.get_field(name) for name in columns]
-    quote = connection.ops.quote_name
-    # Identifiers from the model's meta, quoted; values are parameters.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    fields = [model._meta.get_field(name) for name in columns]
+    sql = insert_sql(model, columns)
     prepared = [
         tuple(
             f.get_db_prep_value(v, connection) if v is not None else None
@@ -267,7 +262,7 @@ class Generator:
             old = ""
             line = []
             for v, (at, content) in enumerate(zip(moments, contents, strict=True)):
-                sha = hashlib.sha256(content.encode()).hexdigest()
+                sha = sha256_text(content)
                 history.append(
                     (
                         playbook.pk,

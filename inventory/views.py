@@ -4,13 +4,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import ProtectedError, Q
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.access import admin_required
+from infra_automation.htmx import redirect_after_post
 from inventory import metrics
 from inventory.charts import metrics_chart
 from inventory.forms import ServerForm
@@ -42,15 +42,6 @@ def _writable_server(request, pk):
     return server
 
 
-def _done(request, url):
-    """After a successful write: HX-Redirect for HTMX, a plain redirect otherwise."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
 @vary_on_headers("HX-Request")
 def server_list(request):
     q = request.GET.get("q", "").strip()[:255]
@@ -80,7 +71,7 @@ def _server_form(request, server=None):
     if request.method == "POST" and form.is_valid():
         saved = form.save()
         messages.success(request, f"Server {saved.hostname} saved.")
-        return _done(request, reverse("server_list"))
+        return redirect_after_post(request, reverse("server_list"))
     template = (
         "inventory/partials/server_form.html" if request.htmx else "inventory/server_form.html"
     )
@@ -154,7 +145,7 @@ def server_toggle_active(request, pk):
     server.save(update_fields=["is_active", "updated_at"])
     state = "activated" if server.is_active else "deactivated"
     messages.success(request, f"Server {server.hostname} {state}.")
-    return _done(request, reverse("server_list"))
+    return redirect_after_post(request, reverse("server_list"))
 
 
 @admin_required
@@ -170,6 +161,6 @@ def server_delete(request, pk):
             f"Server {server.hostname} has jobs in its history and cannot be deleted. "
             "Deactivate it instead: it stays in the job history but is no longer used.",
         )
-        return _done(request, reverse("server_list"))
+        return redirect_after_post(request, reverse("server_list"))
     messages.success(request, f"Server {server.hostname} deleted.")
-    return _done(request, reverse("server_list"))
+    return redirect_after_post(request, reverse("server_list"))

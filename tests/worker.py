@@ -1,4 +1,5 @@
-"""A real `manage.py qcluster` subprocess on the test database, for tests that need a worker."""
+"""A real `manage.py qcluster` subprocess on this process's database (the test database in
+tests, the benchmark's in bench/), sharing its file directories."""
 
 import os
 import subprocess
@@ -12,7 +13,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_database_url():
+def database_url():
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -20,17 +21,22 @@ def test_database_url():
     return f"mysql://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
 
 
-def start_qcluster(log_path):
-    """Start a one-process cluster sharing this process's database and file directories."""
-    env = {
+def worker_env():
+    """Environment for a worker process: this process's database and file directories."""
+    return {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url(),
         "Q_WORKERS": "1",
         "PLAYBOOKS_DIR": str(settings.PLAYBOOKS_DIR),
         "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
         "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def start_qcluster(log_path):
+    """Start a one-process cluster sharing this process's database and file directories."""
+    env = worker_env()
     log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_qcluster
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
