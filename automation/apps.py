@@ -8,6 +8,8 @@ class AutomationConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
+        from automation import checks  # noqa: F401 - registers the sandbox check
+
         post_spawn.connect(reap_on_worker_start, dispatch_uid="automation.reap_on_worker_start")
 
 

@@ -2,7 +2,7 @@ from django import forms
 
 from accounts.models import User
 from automation.models import Job, Playbook
-from automation.services_jobs import parse_extra_vars
+from automation.services_jobs import may_run_locally, parse_extra_vars
 from infra_automation.forms import DateRangeMixin
 from inventory.models import Server
 
@@ -23,7 +23,7 @@ class JobLaunchForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        if not user.is_super_admin:
+        if not may_run_locally(user):
             self.fields["server"].queryset = self.fields["server"].queryset.exclude(
                 connection=Server.Connection.LOCAL
             )

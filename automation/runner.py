@@ -1,12 +1,18 @@
 """Run one job with ansible-runner: private data dir, console lines, cancel, timeout, result.
 
+ansible-playbook runs inside the sandbox (automation/sandbox.py): the runner builds the command,
+then it is wrapped in bubblewrap and started with a clean environment. The job's directory holds
+all the run may see of the app: the playbook, the inventory, the extra vars (every string tagged
+``!unsafe``, so values are data, never templates), the one SSH key the server needs and a copy of
+known_hosts. It is fresh for every job and removed after it: ansible-runner reads back env/ files
+from earlier runs (FIELD-NOTES), which would leak settings and keys between jobs.
+
 Memory stays flat whatever the output size: lines are written to job_logs in batches (by count
-and by time) and nothing else is kept per event. The data dir is fresh for every job and removed
-after it: ansible-runner reads back env/ files from earlier runs (FIELD-NOTES), which would leak
-settings and keys between jobs.
+and by time) and nothing else is kept per event.
 """
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,7 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ansible_runner
+import yaml
+from ansible_runner.interface import init_runner
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -25,10 +32,11 @@ from django.utils import timezone
 
 from auditing.models import AuditLog
 from auditing.services import audit_record
-from automation import storage
+from automation import sandbox, storage
 from automation.models import Job, JobLog
 from infra_automation.db import insert_sql
 from inventory.keys import resolve_key_path
+from inventory.ssh import host_entry, known_hosts_adopt, known_hosts_locked
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BATCH_LINES = 500
@@ -37,6 +45,16 @@ CANCEL_GRACE_SECONDS = 1.0
 ERROR_PREFIXES = ("fatal:", "failed:", "error!", "[error]", "error:")
 WARNING_PREFIXES = ("[warning]", "[deprecation warning]", "warning:", "[deprecation")
 FAILED_EVENTS = ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable")
+# What ansible-playbook prints when a vars_prompt or pause would wait for input it cannot get
+# (its stdin is /dev/null).
+PROMPT_MARKERS = (
+    "Not prompting as we are not in interactive mode",
+    "Not waiting for response to prompt as stdin is not interactive",
+)
+PROMPT_MESSAGE = (
+    "This playbook asks for input (vars_prompt or pause), which a job cannot answer: the run "
+    "was stopped at the prompt. Pass the value as an extra var instead."
+)
 STAT_KEYS = {
     "ok": "ok",
     "changed": "changed",
@@ -120,27 +138,60 @@ class RunState:
     playbook_pid: int | None = None
     first_failure: str = ""
     cancel_seen_at: float | None = None
+    prompt_refused: bool = False
     stats: dict = field(default_factory=dict)
 
 
-def build_inventory(server):
-    """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin)."""
+class UnsafeDumper(yaml.SafeDumper):
+    """YAML with every string (keys too) tagged ``!unsafe``: Ansible never templates them."""
+
+
+UnsafeDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar("!unsafe", value, style='"')
+)
+
+
+def unsafe_yaml(value):
+    """Extra vars as Ansible reads them: data at every depth, never templates."""
+    return yaml.dump(value, Dumper=UnsafeDumper, allow_unicode=True, sort_keys=False)
+
+
+def build_inventory(server, root):
+    """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin). An SSH
+    server's key and the known host keys are copied into the job's directory: the sandbox
+    shows the run nothing else of the app."""
     if server.is_local:
         host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     else:
-        key = resolve_key_path(server.ssh_key_path)
+        key, known_hosts = _copy_ssh_files(server, root)
         host_vars = {
             "ansible_host": server.ip_address,
             "ansible_port": server.ssh_port,
             "ansible_user": server.ssh_user,
             "ansible_ssh_private_key_file": str(key),
             "ansible_ssh_common_args": (
-                f"-o UserKnownHostsFile={settings.SSH_KNOWN_HOSTS} "
+                f"-o UserKnownHostsFile={known_hosts} "
                 "-o StrictHostKeyChecking=accept-new -o HashKnownHosts=no -o ConnectTimeout=10"
             ),
             "ansible_python_interpreter": "auto_silent",
         }
     return {"all": {"hosts": {server.hostname: host_vars}}}
+
+
+def _copy_ssh_files(server, root):
+    source = resolve_key_path(server.ssh_key_path)
+    ssh_dir = root / "ssh"
+    ssh_dir.mkdir(mode=0o700)
+    key = ssh_dir / "id_key"
+    key.touch(mode=0o600)
+    shutil.copyfile(source, key)
+    known_hosts = ssh_dir / "known_hosts"
+    with known_hosts_locked() as shared:
+        if shared.exists():
+            shutil.copyfile(shared, known_hosts)
+        else:
+            known_hosts.touch()
+    return key, known_hosts
 
 
 def prepare(job, root):
@@ -149,18 +200,17 @@ def prepare(job, root):
     (root / "project").mkdir(parents=True)
     (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
     (root / "inventory").mkdir()
-    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server)))
+    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server, root)))
     (root / "env").mkdir()
     # ansible-runner passes this file as -e @env/extravars: values never reach a command line.
-    (root / "env" / "extravars").write_text(json.dumps(job.extra_vars or {}))
+    (root / "env" / "extravars").write_text(unsafe_yaml(job.extra_vars or {}), encoding="utf-8")
     (root / "env" / "extravars").chmod(0o600)
+    (root / "home").mkdir()
     return content
 
 
 def environment(root):
-    bin_dir = str(Path(sys.executable).parent)
     return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
         "ANSIBLE_FORCE_COLOR": "1",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_HOME": str(root / "ansible_home"),
@@ -172,6 +222,18 @@ def environment(root):
     }
 
 
+def _confine(runner, root):
+    """Put the command the runner built into the sandbox, with a clean environment, and give
+    the job's directory to the account it runs as."""
+    config = runner.config
+    config.command = sandbox.wrap(config.command, workdir=root, cwd=Path(config.cwd))
+    config.env = sandbox.environment(config.env, workdir=root)
+    # The runner creates these as the worker on start; the event callback inside the sandbox
+    # writes into job_events, so they must exist and belong to the run-as account first.
+    (Path(config.artifact_dir) / "job_events").mkdir(parents=True, exist_ok=True)
+    sandbox.hand_over(root)
+
+
 def execute(job):
     """Run ``job`` (already claimed: status running) to its end and record the result."""
     root = Path(tempfile.mkdtemp(prefix=f"job-{job.job_id}-"))
@@ -179,14 +241,16 @@ def execute(job):
     state = RunState()
     try:
         try:
+            sandbox.check()
             content = prepare(job, root)
-        except ValidationError as exc:
-            writer.write(f"ERROR! Cannot prepare the run: {' '.join(exc.messages)}")
+        except (ValidationError, sandbox.SandboxUnavailable) as exc:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            writer.write(f"ERROR! Cannot prepare the run: {reason}")
             writer.flush()
-            job.finish(Job.Status.FAILED, error_message=f"Cannot run: {' '.join(exc.messages)}")
+            job.finish(Job.Status.FAILED, error_message=f"Cannot run: {reason}")
             return job
         Job.objects.filter(pk=job.pk).update(playbook_sha256=storage.sha256_text(content))
-        runner = ansible_runner.run(
+        runner = init_runner(
             private_data_dir=str(root),
             playbook="playbook.yml",
             inventory=str(root / "inventory" / "hosts.yml"),
@@ -201,6 +265,8 @@ def execute(job):
             },
             quiet=True,
         )
+        _confine(runner, root)
+        runner.run()
         writer.flush()
         _record_result(job, runner, state)
     except Exception as exc:  # never leave a job running because of our own failure
@@ -210,8 +276,22 @@ def execute(job):
             job.finish(Job.Status.FAILED, error_message=f"Internal error while running: {exc}")
         raise
     finally:
+        _adopt_host_keys(job.server, root)
         shutil.rmtree(root, ignore_errors=True)
     return job
+
+
+def _adopt_host_keys(server, root):
+    """Host keys Ansible met for the first time during the run join the shared known_hosts
+    (trust on first use, as the metrics collector does); a key already there never changes."""
+    learned = root / "ssh" / "known_hosts"
+    if server.is_local or not learned.is_file():
+        return
+    hosts = {host_entry(server.ip_address, server.ssh_port)}
+    try:
+        known_hosts_adopt(learned, hosts)
+    except Exception:  # a bad line the run wrote must not turn a finished job into an error
+        logging.getLogger(__name__).exception("Could not adopt host keys from job %s", server)
 
 
 def _on_event(event, writer, state):
@@ -221,6 +301,11 @@ def _on_event(event, writer, state):
     stdout = event.get("stdout")
     if stdout:
         writer.write(stdout, name)
+        if not state.prompt_refused and any(marker in stdout for marker in PROMPT_MARKERS):
+            # ansible-playbook skipped a prompt and would go on without the answer: stop it
+            # now, before its next task starts, rather than at the next cancel check.
+            state.prompt_refused = True
+            _stop_now(state)
     else:
         writer.flush_if_due()
     if name in FAILED_EVENTS and not data.get("ignore_errors") and not state.first_failure:
@@ -239,21 +324,42 @@ def _on_event(event, writer, state):
 
 def _should_cancel(job, writer, state):
     """Called by ansible-runner every pexpect_timeout (0.5 s): flush quiet output and look at
-    the cancel flag. On cancel, SIGTERM ansible-playbook first so its forked workers (which
-    live in their own sessions and survive the runner's SIGKILL) stop too."""
+    the cancel flag. On cancel, SIGTERM ansible-playbook first so it can stop its workers;
+    after the grace period the runner kills the sandbox, and with it every process inside."""
     writer.flush_if_due()
+    if state.prompt_refused:
+        return True
     if state.cancel_seen_at is None:
         if not Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             return False
         state.cancel_seen_at = time.monotonic()
-        if state.playbook_pid:
-            try:
-                os.kill(state.playbook_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                return True
-            return False
-        return True
+        pid = _playbook_host_pid(state)
+        if pid is None:
+            return True
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return True
+        return False
     return time.monotonic() - state.cancel_seen_at >= CANCEL_GRACE_SECONDS
+
+
+def _playbook_host_pid(state):
+    """Events report ansible-playbook's pid inside the sandbox's pid namespace."""
+    return sandbox.host_pid(state.playbook_pid) if state.playbook_pid else None
+
+
+def _stop_now(state):
+    """Kill the run at once: the sandbox's init (every process in its pid namespace dies with
+    it) or, unconfined, ansible-playbook's process group."""
+    pid = sandbox.host_pid(1) if sandbox.enabled() else None
+    try:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        elif (pid := _playbook_host_pid(state)) is not None:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def host_stats(runner_stats):
@@ -269,7 +375,9 @@ def _record_result(job, runner, state):
     stats = host_stats(runner.stats)
     job.refresh_from_db(fields=["cancel_requested"])
     rc = runner.rc
-    if runner.status == "canceled" or job.cancel_requested:
+    if state.prompt_refused:
+        status, message = Job.Status.FAILED, PROMPT_MESSAGE
+    elif runner.status == "canceled" or job.cancel_requested:
         status, message = Job.Status.CANCELLED, "Cancelled while running."
     elif runner.status == "timeout":
         status, message = Job.Status.FAILED, f"timed out after {settings.JOB_TIMEOUT} s"

@@ -13,6 +13,7 @@ from django_q.tasks import async_task
 
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
+from automation import sandbox
 from automation.models import Job
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
@@ -49,16 +50,22 @@ def check_reserved_keys(extra_vars, *, user):
         )
 
 
+def may_run_locally(user):
+    """A local server runs the playbook on the controller: inside the sandbox, where it reaches
+    nothing of the app, any role may; with the sandbox off, only a super_admin."""
+    return sandbox.enabled() or user.is_super_admin
+
+
 def job_launch(*, playbook, server, user, extra_vars=None, check_mode=False, relaunched_from=None):
     """Create a pending job and enqueue its run once the row is committed."""
     if not playbook.is_active:
         raise ValidationError(f"Playbook {playbook.name} is deleted and cannot run.")
     if not server.is_active:
         raise ValidationError(f"Server {server.hostname} is inactive and cannot run jobs.")
-    if server.is_local and not user.is_super_admin:
-        # A local server runs the playbook on the controller itself (docs/DESIGN.md roles).
+    if server.is_local and not may_run_locally(user):
         raise ValidationError(
-            f"Only a super admin can run jobs on {server.hostname}: it runs on the controller."
+            f"Only a super admin can run jobs on {server.hostname}: it runs on the controller "
+            "and the sandbox is off."
         )
     extra_vars = extra_vars or {}
     check_reserved_keys(extra_vars, user=user)

@@ -5,9 +5,8 @@ non-empty list of plays, then ``ansible-playbook --syntax-check`` in a throwaway
 Each failure is a ValidationError a person can act on.
 """
 
-import os
+import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,8 +14,13 @@ import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from automation import sandbox
+
 PLAY_KEYS = {"hosts", "import_playbook", "ansible.builtin.import_playbook"}
 SYNTAX_CHECK_TIMEOUT = 60
+ORIGIN = re.compile(r"^Origin: (?P<path>.+?)(:\d+){1,2}\s*$")
+# The lines of an excerpt: numbered source lines, the caret under the column, and notes.
+EXCERPT_LINE = re.compile(r"^\s*(\d+ |\d+$|\^|\(source not shown)")
 
 
 def decode_upload(data):
@@ -66,43 +70,64 @@ def check_structure(text):
 
 
 def syntax_check(text):
-    """Run ``ansible-playbook --syntax-check`` on ``text`` in a private temporary directory."""
-    bin_dir = Path(sys.executable).parent
+    """Run ``ansible-playbook --syntax-check`` on ``text`` inside the sandbox (lookups and
+    templated play keys run there, where they find nothing of the app), with a time limit, in a
+    throwaway directory that holds only the playbook. The error shown never quotes another
+    file: Ansible's excerpt of any file but the playbook is left out."""
     with tempfile.TemporaryDirectory(prefix="syntax-") as tmp:
-        playbook = Path(tmp) / "playbook.yml"
+        workdir = Path(tmp)
+        playbook = workdir / "playbook.yml"
         playbook.write_text(text, encoding="utf-8")
-        env = {
-            **os.environ,
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "ANSIBLE_HOME": tmp,
-            "ANSIBLE_LOCAL_TEMP": tmp,
+        (workdir / "home").mkdir()
+        base = {
+            "ANSIBLE_HOME": str(workdir / "ansible_home"),
+            "ANSIBLE_LOCAL_TEMP": str(workdir / "tmp"),
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
             "ANSIBLE_DEPRECATION_WARNINGS": "0",
         }
+        command = ["ansible-playbook", "--syntax-check", "-i", "localhost,", "playbook.yml"]
         try:
+            sandbox.check()
+            sandbox.hand_over(workdir)
             done = subprocess.run(
-                [
-                    str(bin_dir / "ansible-playbook"),
-                    "--syntax-check",
-                    "-i",
-                    "localhost,",
-                    str(playbook),
-                ],
-                cwd=tmp,
-                env=env,
+                sandbox.wrap(command, workdir=workdir),
+                env=sandbox.environment(base, workdir=workdir),
+                stdin=subprocess.DEVNULL,
                 capture_output=True,
                 text=True,
+                errors="replace",
                 timeout=SYNTAX_CHECK_TIMEOUT,
             )
+        except sandbox.SandboxUnavailable as exc:
+            raise ValidationError(f"The playbook cannot be checked: {exc}") from exc
         except subprocess.TimeoutExpired as exc:
             raise ValidationError(
                 f"ansible-playbook --syntax-check did not finish within {SYNTAX_CHECK_TIMEOUT} s."
             ) from exc
         if done.returncode != 0:
             output = (done.stderr or done.stdout).replace(str(playbook), "playbook.yml")
-            output = output.replace(tmp, "").strip()
-            raise ValidationError(f"ansible-playbook --syntax-check failed:\n{output[:2000]}")
+            output = _without_foreign_excerpts(output.replace(tmp + "/", "").replace(tmp, ""))
+            raise ValidationError(
+                f"ansible-playbook --syntax-check failed:\n{output.strip()[:2000]}"
+            )
+
+
+def _without_foreign_excerpts(output):
+    """Drop the source excerpts Ansible prints under ``Origin: <file>:<line>`` for any file
+    but the playbook (``import_playbook: /etc/passwd`` must not echo that file)."""
+    kept, skipping = [], False
+    for line in output.splitlines():
+        origin = ORIGIN.match(line)
+        if origin:
+            skipping = origin["path"] != "playbook.yml"
+            kept.append(f"{line} (contents not shown)" if skipping else line)
+            continue
+        if skipping and (not line.strip() or EXCERPT_LINE.match(line)):
+            continue
+        skipping = False
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def validate_playbook(text):

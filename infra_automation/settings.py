@@ -36,6 +36,13 @@ SSH_KEYS_DIR = Path(env.str("SSH_KEYS_DIR", default=str(DATA_DIR / "ssh_keys")))
 SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_hosts")))
 # Seconds a playbook run may take before it is stopped and failed.
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
+# Every ansible-playbook runs in a bubblewrap sandbox (automation/sandbox.py). "off" runs it
+# unconfined: development only, it lets anyone who may launch a job run code as the worker.
+RUNNER_SANDBOX = env.str("RUNNER_SANDBOX", default="bwrap").strip().lower()
+# The unprivileged OS account ansible-playbook runs as when the worker is root.
+RUNNER_USER = env.str("RUNNER_USER", default="infra-runner")
+# More paths the sandbox hides (comma-separated), e.g. an EnvironmentFile outside the checkout.
+RUNNER_SANDBOX_HIDE = env.list("RUNNER_SANDBOX_HIDE", default=[])
 PLAYBOOK_MAX_BYTES = env.int("PLAYBOOK_MAX_BYTES", default=1024 * 1024)
 EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
 # SSH timeouts (seconds) for the metrics collector and the connection test.

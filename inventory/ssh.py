@@ -56,6 +56,25 @@ def load_known_hosts(path):
     return keys
 
 
+def known_hosts_adopt(learned_path, hosts):
+    """Add to the shared known_hosts the keys recorded in ``learned_path`` (a job's copy, where
+    ssh accepted new hosts) for those of ``hosts`` that have no key recorded yet: a run cannot
+    plant or change a key for any other host. Returns the number of lines added."""
+    learned = load_known_hosts(Path(learned_path))
+    added = []
+    with known_hosts_locked() as path:
+        shared = load_known_hosts(path)
+        for host in sorted(hosts):
+            if shared.lookup(host):
+                continue  # known already: only a first meeting is adopted
+            for key_type, key in (learned.lookup(host) or {}).items():
+                added.append(f"{host} {key_type} {key.get_base64()}\n")
+        if added:
+            with open(path, "a") as fh:
+                fh.writelines(added)
+    return len(added)
+
+
 class TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
     """Record an unknown host's key; a key that appeared meanwhile must match."""
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Install the Debian packages the app and its tests need, when missing:
+# Install the Debian packages the app and its tests need, when missing, and (as root) the
+# unprivileged account sandboxed playbooks run as:
 #   default-libmysqlclient-dev  to build mysqlclient
+#   bubblewrap                  the sandbox every ansible-playbook runs in (automation/sandbox.py)
 #   openssh-server / -client    the real sshd the inventory and job tests start on loopback
 #   chromium                    the headless browser for the e2e tests (only with --test)
 # Usage: scripts/system-deps.sh [--test]
 set -euo pipefail
-want=(default-libmysqlclient-dev pkg-config)
+want=(default-libmysqlclient-dev pkg-config bubblewrap)
 if [ "${1:-}" = "--test" ]; then
     want+=(openssh-server openssh-client chromium)
 fi
@@ -13,6 +15,24 @@ missing=()
 for pkg in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+
+# RUNNER_USER (default infra-runner): ansible-playbook drops to it when the worker runs as root.
+# Its home is where Ansible keeps temporary files; each job's sandbox mounts the job's own
+# directory there.
+runner_user() {
+    local name="${RUNNER_USER:-infra-runner}" home
+    [ "$(id -u)" -eq 0 ] || return 0
+    if ! id "$name" >/dev/null 2>&1; then
+        echo "Creating the system user $name (sandboxed playbooks run as it)"
+        useradd --system --home-dir "/var/lib/$name" --shell /usr/sbin/nologin "$name"
+    fi
+    home="$(getent passwd "$name" | cut -d: -f6)"
+    if [ ! -d "$home" ]; then
+        install -d -m 0750 -o "$name" -g "$(id -gn "$name")" "$home"
+    fi
+}
+trap runner_user EXIT
+
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then
     echo "Missing system packages: ${missing[*]} (install them with your package manager)" >&2

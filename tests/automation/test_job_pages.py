@@ -110,7 +110,16 @@ def test_inactive_playbook_or_server_cannot_run(as_user):
     assert not Job.objects.exists()
 
 
-def test_only_super_admins_run_on_local_servers(as_admin, as_super_admin, monkeypatch):
+def test_every_role_runs_on_local_servers_inside_the_sandbox(as_user, monkeypatch):
+    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    playbook, local = PlaybookFactory(), ServerFactory(connection=Server.Connection.LOCAL)
+    assert post_launch(as_user, playbook, local).status_code == 302
+
+
+def test_without_the_sandbox_only_super_admins_run_on_local_servers(
+    as_admin, as_super_admin, monkeypatch, settings
+):
+    settings.RUNNER_SANDBOX = "off"
     monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
     playbook, local = PlaybookFactory(), ServerFactory(connection=Server.Connection.LOCAL)
     assert b"valid choice" in post_launch(as_admin, playbook, local).content

@@ -124,16 +124,24 @@ def test_unreachable_host_fails_with_a_clear_message(launch, sshd, make_playbook
     assert any(level == "ERROR" and "UNREACHABLE" in c for _, c, level in console(job))
 
 
-def test_check_mode_changes_nothing(launch, localhost, make_playbook, super_admin, tmp_path):
+def test_check_mode_changes_nothing(launch, sshd, make_playbook, admin, tmp_path):
+    # On the target (the loopback sshd): a local run only ever writes inside its sandbox.
+    server = ServerFactory(
+        hostname="loopback.test",
+        ip_address=sshd.host,
+        ssh_port=sshd.port,
+        ssh_user=sshd.user,
+        ssh_key_path=sshd.key_name,
+    )
     target = tmp_path / "created-by-playbook.txt"
     playbook = make_playbook(
         tasks_yaml(f"ansible.builtin.copy: {{content: hello, dest: {target}}}")
     )
-    job = launch(playbook=playbook, server=localhost, user=super_admin, check_mode=True)
-    assert job.status == Job.Status.SUCCESS and job.check_mode
-    assert job.stats["localhost"]["changed"] == 1  # it would change...
+    job = launch(playbook=playbook, server=server, user=admin, check_mode=True)
+    assert job.status == Job.Status.SUCCESS and job.check_mode, job.error_message
+    assert job.stats["loopback.test"]["changed"] == 1  # it would change...
     assert not target.exists()  # ...but did not
-    real = launch(playbook=playbook, server=localhost, user=super_admin)
+    real = launch(playbook=playbook, server=server, user=admin)
     assert real.status == Job.Status.SUCCESS and target.read_text() == "hello"
 
 
