@@ -31,7 +31,22 @@ runner_user() {
         install -d -m 0750 -o "$name" -g "$(id -gn "$name")" "$home"
     fi
 }
-trap runner_user EXIT
+# --test: infra-target, the account the tests' loopback sshd logs in as, so that who wrote a
+# file shows which side ran a task (the target, or the sandbox on the controller).
+test_target_user() {
+    runner_user
+    [ "$(id -u)" -eq 0 ] || return 0
+    if ! id infra-target >/dev/null 2>&1; then
+        useradd --system --home-dir /var/lib/infra-target --create-home --shell /bin/sh infra-target
+    fi
+    # '*' rather than useradd's locked '!': sshd (without PAM) refuses locked accounts.
+    usermod -p '*' infra-target
+}
+if [ "${1:-}" = "--test" ]; then
+    trap test_target_user EXIT
+else
+    trap runner_user EXIT
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then

@@ -1,5 +1,8 @@
 """Shared fixtures: personas, isolated file directories, a real sshd on loopback, a worker."""
 
+import pwd
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -79,6 +82,32 @@ def sshd(sshd_server, settings):
     """The session sshd, with SSH_KEYS_DIR pointing at the directory holding its client key."""
     settings.SSH_KEYS_DIR = sshd_server.key_dir
     return sshd_server
+
+
+TARGET_USER = "infra-target"
+
+
+@pytest.fixture(scope="session")
+def target_sshd_server(tmp_path_factory):
+    """A real sshd that logs in as ``infra-target``, an OS account other than the worker's:
+    the owner of a file a task wrote tells whether the target or the controller ran it."""
+    try:
+        pwd.getpwnam(TARGET_USER)
+    except KeyError:
+        pytest.fail(f"OS user {TARGET_USER} is missing: run scripts/system-deps.sh --test")
+    root = Path(tempfile.mkdtemp(prefix="sshd-target-"))  # outside the 0700 pytest tree
+    server = SshServer(
+        root=root, key_dir=tmp_path_factory.mktemp("target-keys"), user=TARGET_USER
+    ).start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def target_sshd(target_sshd_server, settings):
+    settings.SSH_KEYS_DIR = target_sshd_server.key_dir
+    return target_sshd_server
 
 
 @pytest.fixture

@@ -60,6 +60,10 @@ class SshServer:
         home.mkdir(exist_ok=True)
         authorized = self.root / "authorized_keys"
         shutil.copy(self.key_path.with_suffix(".pub"), authorized)
+        if self.user != getpass.getuser():
+            # sshd reads authorized_keys as the user logging in.
+            self.root.chmod(0o755)
+            authorized.chmod(0o644)
         config = self.root / "sshd_config"
         config.write_text(
             f"""\
