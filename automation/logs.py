@@ -7,6 +7,8 @@ from automation.models import JobLog
 from automation.runner import strip_ansi
 
 WINDOW = 1000
+# Largest line number a cursor may name (the column is a 32-bit positive integer).
+MAX_LINE = 2**31 - 1
 DOWNLOAD_CHUNK = 5000
 
 
