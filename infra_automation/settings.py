@@ -38,6 +38,11 @@ SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
 PLAYBOOK_MAX_BYTES = env.int("PLAYBOOK_MAX_BYTES", default=1024 * 1024)
 EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
+# Largest form body Django reads. A playbook edited in the text form arrives percent-encoded:
+# each byte of non-ASCII text (CJK is 3 bytes a character) becomes 3 characters, and a newline
+# 6 (the browser sends CR LF, "%0D%0A"). So any playbook the limit above accepts fits, with
+# room for the name, description and token; a larger body gets the 400 page (templates/400.html).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * PLAYBOOK_MAX_BYTES + 256 * 1024
 # SSH timeouts (seconds) for the metrics collector and the connection test.
 SSH_CONNECT_TIMEOUT = env.float("SSH_CONNECT_TIMEOUT", default=5.0)
 SSH_COMMAND_TIMEOUT = env.float("SSH_COMMAND_TIMEOUT", default=10.0)
