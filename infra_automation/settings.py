@@ -167,6 +167,9 @@ if env.str("SECURE_PROXY_SSL_HEADER", default=""):
 # Header holding the client address when behind a trusted reverse proxy, e.g.
 # HTTP_X_FORWARDED_FOR. Empty: REMOTE_ADDR is used and forwarded headers are ignored.
 TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+# How many trusted proxies append to that header: the client is the N-th address from the
+# right (what the outermost proxy saw). Entries further left were sent by the client itself.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Login throttling (accounts/throttle.py): this many failures for one username from one address
 # within LOGIN_LOCKOUT_MINUTES refuse further attempts for LOGIN_LOCKOUT_MINUTES.
