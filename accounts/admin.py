@@ -1,11 +1,37 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 
 from accounts.models import User
+from accounts.services import LAST_SUPER_ADMIN, other_active_super_admins, removes_last_super_admin
+
+LAST_SUPER_ADMIN_DELETE = "the last active super admin ({}): it cannot be deleted"
+
+
+class AdminUserChangeForm(UserChangeForm):
+    """The admin's change form, with the users page's rule: the last active super_admin
+    keeps its role and stays active. The admin validates inside its transaction, so the lock
+    taken here holds until the save commits."""
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = User.objects.filter(pk=self.instance.pk).values("role", "is_active").first()
+        if not stored or stored["role"] != User.Role.SUPER_ADMIN or not stored["is_active"]:
+            return cleaned
+        stays = cleaned.get("role", stored["role"]) == User.Role.SUPER_ADMIN and cleaned.get(
+            "is_active", True
+        )
+        with transaction.atomic():  # a savepoint in the admin's transaction: the lock holds
+            if not stays and not other_active_super_admins(excluding=[self.instance.pk]):
+                raise ValidationError(LAST_SUPER_ADMIN)
+        return cleaned
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = AdminUserChangeForm
     list_display = ("username", "email", "role", "is_active", "last_login", "created_at")
     list_filter = ("role", "is_active")
     search_fields = ("username", "email")
@@ -26,3 +52,27 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    def get_deleted_objects(self, objs, request):
+        """The delete page and the bulk "delete selected" action both ask this first: listing
+        the last super_admin as protected makes the admin refuse the deletion, with its own
+        "cannot be deleted" page, before anything is removed."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        users = list(objs)
+        with transaction.atomic():
+            last_one = removes_last_super_admin(users)
+        if last_one:
+            last = [u for u in users if u.is_super_admin and u.is_active]
+            names = ", ".join(u.username for u in last)
+            protected = [*protected, LAST_SUPER_ADMIN_DELETE.format(names)]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, User.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        # Checked again under the lock: two admins deleting the last two super_admins at once.
+        with transaction.atomic():
+            if removes_last_super_admin(list(queryset)):
+                raise PermissionDenied(LAST_SUPER_ADMIN)
+            super().delete_queryset(request, queryset)

@@ -2,7 +2,8 @@
 
 * admins cannot create, edit or promote anyone to super_admin, and cannot edit super_admins;
 * nobody changes their own role or deactivates themselves;
-* the last active super_admin cannot be demoted or deactivated;
+* the last active super_admin cannot be demoted, deactivated or deleted (the Django admin
+  asks the same functions);
 * deactivating a user ends their sessions.
 
 The audit rows (CREATE, UPDATE, PASSWORD_CHANGE) come from the receivers in auditing/signals.py.
@@ -15,6 +16,31 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+
+LAST_SUPER_ADMIN = "This is the last active super admin: it cannot be demoted or deactivated."
+
+
+def other_active_super_admins(*, excluding):
+    """Do active super_admins remain besides the users whose pks are in ``excluding``?
+
+    Locks the active super_admin rows (SELECT ... FOR UPDATE), so inside a transaction two
+    simultaneous demotions or deletions queue up and the second sees the first. Used by the
+    users page and the Django admin alike."""
+    return (
+        User.objects.select_for_update()
+        .filter(role=User.Role.SUPER_ADMIN, is_active=True)
+        .exclude(pk__in=excluding)
+        .exists()
+    )
+
+
+def removes_last_super_admin(users):
+    """Would deleting or deactivating ``users`` leave no active super_admin? (Locks, as
+    ``other_active_super_admins``; False when none of them is an active super_admin.)"""
+    pks = [user.pk for user in users]
+    if not User.objects.filter(pk__in=pks, role=User.Role.SUPER_ADMIN, is_active=True).exists():
+        return False
+    return not other_active_super_admins(excluding=pks)
 
 
 def can_manage(actor, target):
@@ -57,17 +83,8 @@ def user_update(*, actor, target, email, role, is_active, timezone_name):
             and current.is_active
             and (role != User.Role.SUPER_ADMIN or not is_active)
         )
-        # Locking the other active super_admins makes two simultaneous demotions queue up, so
-        # the second one sees the first and is refused.
-        if losing_super_admin and not (
-            User.objects.select_for_update()
-            .filter(role=User.Role.SUPER_ADMIN, is_active=True)
-            .exclude(pk=current.pk)
-            .exists()
-        ):
-            raise ValidationError(
-                "This is the last active super admin: it cannot be demoted or deactivated."
-            )
+        if losing_super_admin and not other_active_super_admins(excluding=[current.pk]):
+            raise ValidationError(LAST_SUPER_ADMIN)
         deactivated = current.is_active and not is_active
         current.email, current.role, current.is_active = email, role, is_active
         current.timezone = timezone_name

@@ -2,6 +2,7 @@
 explicitly by workers and commands with ``audit_context(...)``. ContextVars, never
 thread-locals, and always reset with their tokens."""
 
+import ipaddress
 import uuid
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -38,17 +39,25 @@ def audit_context(*, user=None, source="system", ip_address=None, user_agent="")
 
 
 def client_ip(request):
-    """The client's address: REMOTE_ADDR, or the configured trusted proxy header's first hop."""
+    """The client's address: REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT trusted proxies, the
+    address the outermost of them recorded in TRUSTED_PROXY_IP_HEADER.
+
+    Each proxy appends the address it received the request from to the right of
+    X-Forwarded-For, after whatever the client sent. Only the right-most N entries were
+    written by our N proxies; anything left of them is the client's own claim, so the left-most
+    address (the usual mistake) lets anyone choose the IP that throttling and the audit trail
+    see. A header with fewer entries than proxies did not pass through all of them: REMOTE_ADDR
+    is used instead."""
     from django.conf import settings
 
     header = getattr(settings, "TRUSTED_PROXY_IP_HEADER", "")
+    candidate = request.META.get("REMOTE_ADDR", "")
     if header and request.META.get(header):
-        candidate = request.META[header].split(",")[0].strip()
-    else:
-        candidate = request.META.get("REMOTE_ADDR", "")
+        hops = [hop.strip() for hop in request.META[header].split(",")]
+        count = max(1, int(getattr(settings, "TRUSTED_PROXY_COUNT", 1)))
+        if len(hops) >= count:
+            candidate = hops[-count]
     try:
-        import ipaddress
-
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return None

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from auditing.models import AuditLog
-from infra_automation.forms import DateRangeMixin
+from infra_automation.forms import MAX_ID, DateRangeMixin
 
 RESOURCE_TYPES = [
     ("user", "User"),
@@ -44,13 +44,21 @@ class AuditFilterForm(DateRangeMixin, forms.Form):
     resource_id = forms.CharField(max_length=64, required=False, label="Resource id")
     q = forms.CharField(max_length=200, required=False, label="Text in details")
     # Keyset cursors: rows older than ``before`` or newer than ``after`` (audit row ids).
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    after = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
+    after = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput
+    )
 
     def clean(self):
         data = super().clean()
         kind, resource_id = data.get("resource_type"), data.get("resource_id")
-        if resource_id and kind in NUMERIC_RESOURCES and not resource_id.isdigit():
+        if (
+            resource_id
+            and kind in NUMERIC_RESOURCES
+            and not (resource_id.isascii() and resource_id.isdigit())
+        ):
             self.add_error("resource_id", f"A {kind} id is a whole number.")
         if resource_id and kind == "job":
             try:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from auditing.services import mask_secrets
+
 PAGE_SIZE = 50
 EXPORT_BATCH = 2000
 
@@ -85,9 +87,10 @@ def attach_links(rows):
 
 
 def describe(details):
-    """Details as (label, text) lines for the page: a change is "old → new"."""
+    """Details as (label, text) lines for the page: a change is "old → new". Masked again
+    here, so rows written before a masking rule existed are shown with it too."""
     lines = []
-    for key, value in (details or {}).items():
+    for key, value in mask_secrets(details or {}).items():
         if key == "changes" and isinstance(value, dict):
             for field, change in value.items():
                 if isinstance(change, dict) and {"old", "new"} <= change.keys():
@@ -150,7 +153,7 @@ def csv_rows(rows, tz):
                     row.ip_address or "",
                     row.user_agent,
                     row.request_id,
-                    json.dumps(row.details, ensure_ascii=False, sort_keys=True),
+                    json.dumps(mask_secrets(row.details), ensure_ascii=False, sort_keys=True),
                 )
             ]
         if len(batch) < EXPORT_BATCH:

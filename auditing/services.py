@@ -21,10 +21,25 @@ MASK = "********"
 SECRET_KEY_RE = re.compile(r"pass|secret|token|key|credential|private", re.IGNORECASE)
 # A value that is a secret whatever its key is called (a private key pasted into extra vars).
 SECRET_VALUE_RE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+# A password inside a URL, whatever its key: scheme://user:PASSWORD@host (the user may be
+# empty, as in redis://:PASSWORD@host; the password runs to the last @ of the authority). The
+# scheme is bounded so a long run of letters is not rescanned from every position.
+URL_PASSWORD_RE = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]{0,31}://[^\s/?#@:]*:)[^\s/?#]*@")
+
+
+def mask_text(value):
+    """``value`` with secrets in it masked: the whole text if it holds a private key, else the
+    password part of any URL in it (``https://deploy:********@git.example.com/repo``)."""
+    if SECRET_VALUE_RE.search(value):
+        return MASK
+    if "://" in value and "@" in value:
+        return URL_PASSWORD_RE.sub(rf"\g<head>{MASK}@", value)
+    return value
 
 
 def mask_secrets(value):
-    """A copy of ``value`` with secret-looking dict keys and private-key values masked.
+    """A copy of ``value`` with secret-looking dict keys, private-key values and passwords in
+    URLs masked.
 
     Walks nested dicts and lists; leaves everything else as it is."""
     if isinstance(value, dict):
@@ -34,8 +49,8 @@ def mask_secrets(value):
         }
     if isinstance(value, list | tuple):
         return [mask_secrets(item) for item in value]
-    if isinstance(value, str) and SECRET_VALUE_RE.search(value):
-        return MASK
+    if isinstance(value, str):
+        return mask_text(value)
     return value
 
 
@@ -48,7 +63,7 @@ def jsonable(value):
         return value.isoformat()
     if isinstance(value, uuid.UUID | decimal.Decimal):
         return str(value)
-    if isinstance(value, dict | list | tuple):
+    if isinstance(value, dict | list | tuple | str):
         return mask_secrets(value)
     return value
 

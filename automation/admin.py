@@ -36,7 +36,8 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(JobLog)
 class JobLogAdmin(admin.ModelAdmin):
-    """Console lines are a record of what ran: readable, never edited by hand."""
+    """Console lines are a record of what ran: readable, never added, edited or deleted by
+    hand (the retention command prunes them)."""
 
     list_display = ("job", "line_number", "log_level", "timestamp")
     list_filter = ("log_level",)
@@ -47,4 +48,7 @@ class JobLogAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -6,7 +6,7 @@ from accounts.models import User
 from auditing.models import PlaybookAuditLog
 from automation.models import Playbook
 from automation.validation import decode_upload, validate_playbook
-from infra_automation.forms import DateRangeMixin
+from infra_automation.forms import MAX_ID, DateRangeMixin
 
 ALLOWED_SUFFIXES = (".yml", ".yaml")
 
@@ -93,7 +93,7 @@ class PlaybookReplaceForm(forms.Form):
 class HistoryFilterForm(DateRangeMixin, forms.Form):
     """Filters of the all-playbooks history page; bad values become form errors."""
 
-    playbook = forms.IntegerField(required=False, min_value=1)
+    playbook = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
     action = forms.ChoiceField(
         required=False, choices=[("", "Any action"), *PlaybookAuditLog.Action.choices]

@@ -9,7 +9,7 @@ half-written file.
 import difflib
 
 import yaml
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from auditing.context import current_actor
 from auditing.models import PlaybookAuditLog
@@ -26,6 +26,23 @@ class EditConflict(Exception):
     def __init__(self, current_content):
         super().__init__("The playbook was changed by someone else while you edited it.")
         self.current_content = current_content
+
+
+class NameTaken(Exception):
+    """Another playbook has this name: the form checked, but a concurrent save won the race
+    to the unique index. Nothing of this save was kept."""
+
+    def __init__(self, name):
+        super().__init__(f"A playbook named {name!r} already exists (it may be deleted).")
+
+
+def _name_taken(name, *, exclude_pk=None):
+    """NameTaken when an IntegrityError came from the unique name (compared with the column's
+    own collation, as the index does), else None."""
+    clash = Playbook.objects.filter(name=name)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    return NameTaken(name) if clash.exists() else None
 
 
 def task_names(text):
@@ -86,7 +103,8 @@ def _record(playbook, action, *, user, old, new, summary=None, ip_address=None):
 
 
 def playbook_create(*, name, description, content, user, ip_address=None, action=Action.CREATED):
-    """Store a new playbook (content already validated) with its first history entry."""
+    """Store a new playbook (content already validated) with its first history entry.
+    Raises NameTaken, with no file or row left behind, when the name is already in use."""
     file_path = storage.write(content)
     try:
         with transaction.atomic():
@@ -102,8 +120,10 @@ def playbook_create(*, name, description, content, user, ip_address=None, action
                 ip_address=ip_address,
                 summary=f"+{len(content.splitlines())} lines; {action}",
             )
-    except BaseException:
+    except BaseException as exc:
         storage.delete(file_path)
+        if isinstance(exc, IntegrityError) and (taken := _name_taken(name)):
+            raise taken from exc
         raise
     return playbook
 
@@ -149,8 +169,14 @@ def playbook_update(
                 summary=f"{note}; {summary}" if note else summary,
             )
             transaction.on_commit(lambda: storage.delete(old_path))
-    except BaseException:
+    except BaseException as exc:
         storage.delete(new_path)
+        if (
+            isinstance(exc, IntegrityError)
+            and name is not None
+            and (taken := _name_taken(name, exclude_pk=playbook.pk))
+        ):
+            raise taken from exc
         raise
     return locked
 

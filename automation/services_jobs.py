@@ -1,6 +1,7 @@
 """Job writes: launch (row + task after commit), cancel, relaunch, and the orphan reaper."""
 
 import json
+import math
 import os
 import socket
 from datetime import timedelta
@@ -22,23 +23,128 @@ RESERVED_PREFIX = "ansible_"
 REAP_GRACE = timedelta(minutes=5)
 
 
+# Nesting allowed in extra vars. MariaDB refuses JSON deeper than 32 levels, and the audit row
+# stores the extra vars two or three levels down (details.fields.extra_vars, or
+# details.changes.extra_vars.new), so keep a wide margin below it.
+EXTRA_VARS_MAX_DEPTH = 20
+# Digits in one integer. Python refuses to parse or print more than 4,300 (a ValueError), and no
+# real variable needs a hundred: a long serial number belongs in a string.
+EXTRA_VARS_MAX_DIGITS = 100
+
+
+def _refuse_constant(name):
+    raise ValidationError(f"Extra vars cannot hold {name}: JSON has no such number.")
+
+
+def _too_many_digits(digits):
+    return ValidationError(
+        f"Extra vars hold a number of about {digits:,} digits; the limit is "
+        f"{EXTRA_VARS_MAX_DIGITS}. Quote it to pass it as a string."
+    )
+
+
+def _parse_int(text):
+    if (digits := len(text.lstrip("-"))) > EXTRA_VARS_MAX_DIGITS:
+        raise _too_many_digits(digits)
+    return int(text)
+
+
+def _parse_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValidationError(f"Extra vars hold the number {text[:40]}, too large for JSON.")
+    return value
+
+
 def parse_extra_vars(text, *, user):
-    """A JSON object from ``text`` ('' means {}); ValidationError with a clear message."""
+    """A JSON object from ``text`` ('' means {}); ValidationError with a clear message.
+    Parsing refuses what the standard library would let through but the database or Ansible
+    would not (NaN, Infinity, 1e999, huge integers); the value then goes through
+    ``validate_extra_vars`` like any programmatic caller's."""
     text = (text or "").strip()
-    if len(text.encode()) > settings.EXTRA_VARS_MAX_BYTES:
+    if len(text.encode("utf-8", "surrogatepass")) > settings.EXTRA_VARS_MAX_BYTES:
         raise ValidationError(f"Extra vars are limited to {settings.EXTRA_VARS_MAX_BYTES:,} bytes.")
     if not text:
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
     except json.JSONDecodeError as exc:
         raise ValidationError(
             f"Extra vars are not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
-    if not isinstance(value, dict):
+    except RecursionError as exc:
+        # Thousands of nested brackets exhaust the parser's stack before any depth check.
+        raise _too_deep() from exc
+    return validate_extra_vars(value, user=user)
+
+
+def _too_deep():
+    return ValidationError(
+        f"Extra vars are nested too deeply: at most {EXTRA_VARS_MAX_DEPTH} levels of objects "
+        "and lists."
+    )
+
+
+def validate_extra_vars(extra_vars, *, user):
+    """``extra_vars`` checked for the form and for programmatic callers alike: a dict (None
+    means {}), at most EXTRA_VARS_MAX_DEPTH levels deep, only finite numbers of bounded size,
+    text that is valid Unicode (a lone surrogate such as "\\ud800" cannot be stored as
+    UTF-8), no larger than EXTRA_VARS_MAX_BYTES as JSON, and reserved keys only for admins.
+    Returns the value; raises ValidationError with a message a person can act on."""
+    if extra_vars is None:
+        extra_vars = {}
+    if not isinstance(extra_vars, dict):
         raise ValidationError('Extra vars must be a JSON object, like {"version": "1.2"}.')
-    check_reserved_keys(value, user=user)
-    return value
+    # Iterative walk: a recursive one would hit the same stack limit the parser does.
+    stack = [(extra_vars, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if depth > EXTRA_VARS_MAX_DEPTH:
+                raise _too_deep()
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(value, dict):
+                    _check_text(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValidationError(f"Extra vars cannot hold {value}: JSON has no such number.")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            # Estimated from the bits first: str() itself fails past 4,300 digits.
+            digits = int(value.bit_length() * math.log10(2)) + 1
+            if digits <= EXTRA_VARS_MAX_DIGITS + 1:
+                digits = len(str(abs(value)))
+            if digits > EXTRA_VARS_MAX_DIGITS:
+                raise _too_many_digits(digits)
+        elif value is not None and not isinstance(value, bool):
+            raise ValidationError(
+                f"Extra vars can only hold JSON values, not {type(value).__name__}."
+            )
+    size = len(json.dumps(extra_vars, ensure_ascii=False).encode("utf-8"))
+    if size > settings.EXTRA_VARS_MAX_BYTES:
+        raise ValidationError(f"Extra vars are limited to {settings.EXTRA_VARS_MAX_BYTES:,} bytes.")
+    check_reserved_keys(extra_vars, user=user)
+    return extra_vars
+
+
+def _check_text(value):
+    if not isinstance(value, str):
+        raise ValidationError(f"Extra vars keys are text, not {type(value).__name__}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"Extra vars hold invalid Unicode (a lone surrogate, {value[exc.start]!r} at "
+            f"position {exc.start + 1} of a string): it cannot be stored as UTF-8."
+        ) from exc
 
 
 def check_reserved_keys(extra_vars, *, user):
@@ -67,8 +173,7 @@ def job_launch(*, playbook, server, user, extra_vars=None, check_mode=False, rel
             f"Only a super admin can run jobs on {server.hostname}: it runs on the controller "
             "and the sandbox is off."
         )
-    extra_vars = extra_vars or {}
-    check_reserved_keys(extra_vars, user=user)
+    extra_vars = validate_extra_vars(extra_vars, user=user)
     with transaction.atomic():
         job = Job.objects.create(
             playbook=playbook,

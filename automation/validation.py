@@ -1,7 +1,8 @@
 """Checks a playbook's text must pass before anything is stored.
 
-In order: size, text (UTF-8, no NUL), YAML that parses (errors with line and column), a
-non-empty list of plays, then ``ansible-playbook --syntax-check`` in a throwaway directory.
+In order: size, text (UTF-8, no NUL), YAML that parses (errors with line and column) and whose
+aliases do not expand past a bound, a non-empty list of plays, then
+``ansible-playbook --syntax-check`` in a throwaway directory.
 Each failure is a ValidationError a person can act on.
 """
 
@@ -21,6 +22,9 @@ SYNTAX_CHECK_TIMEOUT = 60
 ORIGIN = re.compile(r"^Origin: (?P<path>.+?)(:\d+){1,2}\s*$")
 # The lines of an excerpt: numbered source lines, the caret under the column, and notes.
 EXCERPT_LINE = re.compile(r"^\s*(\d+ |\d+$|\^|\(source not shown)")
+# Values YAML aliases (*name) may add to a playbook once expanded. Reusing a vars block or a
+# task list adds hundreds; a "billion laughs" document of nine lines adds 10^9.
+YAML_ALIAS_EXPANSION_MAX = 100_000
 
 
 def decode_upload(data):
@@ -36,6 +40,67 @@ def decode_upload(data):
     return text.removeprefix("\ufeff")
 
 
+def load_yaml(text):
+    """``yaml.safe_load`` that refuses documents whose aliases add more than
+    YAML_ALIAS_EXPANSION_MAX values once expanded, and recursive aliases, before constructing
+    anything.
+
+    PyYAML itself shares aliased nodes, so a "billion laughs" document loads in a blink here;
+    but ansible-playbook expands it and held a web worker for a minute in --syntax-check."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_alias_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _children(node):
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return ()
+
+
+def _check_alias_expansion(root):
+    """Count the values ``root`` holds once every alias is replaced by a copy of its anchor:
+    a post-order walk over the composed graph, each distinct node sized once (iterative, so a
+    deep document cannot exhaust the stack)."""
+    sizes = {}  # id(node) -> values under it, aliases expanded
+    open_nodes = set()  # nodes whose children are still being sized: the current path
+    stack = [(root, False)]
+    while stack:
+        node, children_sized = stack.pop()
+        key = id(node)
+        if children_sized:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            continue
+        if key in sizes:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise ValidationError(
+                    "YAML aliases are limited: an alias (*name) refers to a value that contains "
+                    "it, which never ends when expanded."
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+    added = sizes[id(root)] - len(sizes)  # expanded values minus the document's own
+    if added > YAML_ALIAS_EXPANSION_MAX:
+        raise ValidationError(
+            f"YAML aliases are limited: expanded, the aliases (*name) in this playbook add "
+            f"{added:,} values; at most {YAML_ALIAS_EXPANSION_MAX:,} are allowed. Repeat less, "
+            "or use Ansible variables instead of anchors."
+        )
+
+
 def check_structure(text):
     """Size, text and YAML checks (fast, no subprocess). Returns the parsed plays."""
     size = len(text.encode("utf-8"))
@@ -48,7 +113,10 @@ def check_structure(text):
     if "\x00" in text:
         raise ValidationError("The playbook contains NUL characters.")
     try:
-        plays = yaml.safe_load(text)
+        plays = load_yaml(text)
+    except RecursionError as exc:
+        # PyYAML composes recursively: a few hundred nested brackets exhaust the stack.
+        raise ValidationError("The YAML is nested too deeply to be a playbook.") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

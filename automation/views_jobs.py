@@ -1,7 +1,5 @@
 """Jobs pages: launch, list (keyset pages), live details with console, cancel, relaunch."""
 
-from datetime import UTC, datetime, timedelta
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -15,6 +13,7 @@ from automation import logs
 from automation.forms_jobs import JobFilterForm, JobLaunchForm, initial_from_query
 from automation.models import Job
 from automation.services_jobs import job_cancel, job_launch, job_relaunch
+from infra_automation.forms import ascii_int, epoch_micros
 from infra_automation.htmx import redirect_after_post
 
 PAGE_SIZE = 50
@@ -51,7 +50,7 @@ def job_list(request):
         jobs = form.filter(jobs)
     elif form.is_bound:
         jobs = jobs.none()
-    cursor = _cursor(request.GET.get("before"))
+    cursor = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
     if cursor:
         jobs = jobs.filter(Q(created_at__lt=cursor[0]) | Q(created_at=cursor[0], id__lt=cursor[1]))
     # The page's ids from jobs alone (an index range), then those rows with their relations:
@@ -76,20 +75,9 @@ def job_list(request):
     )
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _encode_cursor(job):
-    """'<microseconds since 1970>_<id>': digits only, safe in any URL."""
-    return f"{(job.created_at - EPOCH) // timedelta(microseconds=1)}_{job.pk}"
-
-
-def _cursor(raw):
-    """(created_at, id) from a cursor; None for anything malformed."""
-    micros, _, pk = (raw or "").partition("_")
-    if not (micros.isdigit() and pk.isdigit() and len(micros) < 20 and len(pk) < 20):
-        return None
-    return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    """'<microseconds since 1970>_<id>': digits only, safe in any URL (JobFilterForm reads it)."""
+    return f"{epoch_micros(job.created_at)}_{job.pk}"
 
 
 def job_row(request, job_id):
@@ -99,8 +87,8 @@ def job_row(request, job_id):
 
 def job_detail(request, job_id):
     job = _job(job_id)
-    start = request.GET.get("from", "")
-    window = logs.lines(job, start=int(start)) if start.isdigit() else logs.lines(job)
+    start = ascii_int(request.GET.get("from"), maximum=logs.MAX_LINE)
+    window = logs.lines(job, start=start) if start is not None else logs.lines(job)
     return render(
         request,
         "automation/job_detail.html",
@@ -111,7 +99,7 @@ def job_detail(request, job_id):
             "first_line": window[0].line_number if window else 0,
             "first_error_from": max(1, (job.first_error_line or 1) - 20),
             # A window opened at ?from= may have lines after it: fetch them once it is shown.
-            "more_after": start.isdigit() and len(window) == logs.WINDOW,
+            "more_after": start is not None and len(window) == logs.WINDOW,
             "last_line": window[-1].line_number if window else 0,
         },
     )
@@ -121,13 +109,14 @@ def job_log(request, job_id):
     """Console lines for HTMX: ``after=<n>`` (new lines, polled) or ``before=<n>`` (earlier
     lines). A finished job with nothing left to send answers 286 so polling stops."""
     job = _job(job_id)
-    after, before = request.GET.get("after", ""), request.GET.get("before", "")
-    if before.isdigit():
-        window = logs.lines(job, before=int(before))
+    after = ascii_int(request.GET.get("after"), maximum=logs.MAX_LINE)
+    before = ascii_int(request.GET.get("before"), maximum=logs.MAX_LINE)
+    if before is not None:
+        window = logs.lines(job, before=before)
         return render(
             request, "automation/partials/job_log_earlier.html", {"job": job, "lines": window}
         )
-    last = int(after) if after.isdigit() else 0
+    last = after or 0
     window = logs.lines(job, after=last)
     last = window[-1].line_number if window else last
     finished = job.is_finished and len(window) < logs.WINDOW

@@ -50,14 +50,18 @@ def playbook_list(request):
 def playbook_create(request):
     form = PlaybookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        playbook = services.playbook_create(
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"],
-            content=form.cleaned_data["content"],
-            user=request.user,
-        )
-        messages.success(request, f"Playbook {playbook.name} created.")
-        return redirect("playbook_detail", pk=playbook.pk)
+        try:
+            playbook = services.playbook_create(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                content=form.cleaned_data["content"],
+                user=request.user,
+            )
+        except services.NameTaken as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Playbook {playbook.name} created.")
+            return redirect("playbook_detail", pk=playbook.pk)
     return render(request, "automation/playbook_form.html", {"form": form})
 
 
@@ -65,15 +69,19 @@ def playbook_create(request):
 def playbook_upload(request):
     form = PlaybookUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        playbook = services.playbook_create(
-            name=form.cleaned_data["name"],
-            description=form.cleaned_data["description"],
-            content=form.cleaned_data["file"],
-            user=request.user,
-            action=PlaybookAuditLog.Action.UPLOADED,
-        )
-        messages.success(request, f"Playbook {playbook.name} uploaded.")
-        return redirect("playbook_detail", pk=playbook.pk)
+        try:
+            playbook = services.playbook_create(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                content=form.cleaned_data["file"],
+                user=request.user,
+                action=PlaybookAuditLog.Action.UPLOADED,
+            )
+        except services.NameTaken as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Playbook {playbook.name} uploaded.")
+            return redirect("playbook_detail", pk=playbook.pk)
     return render(request, "automation/playbook_upload.html", {"form": form})
 
 
@@ -126,6 +134,8 @@ def playbook_edit(request, pk):
             )
         except services.EditConflict as exc:
             conflict = _conflict(form, exc.current_content, data["content"])
+        except services.NameTaken as exc:
+            form.add_error("name", str(exc))
         else:
             messages.success(request, f"Playbook {data['name']} saved.")
             return redirect("playbook_detail", pk=playbook.pk)

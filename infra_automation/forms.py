@@ -1,9 +1,45 @@
 """Form pieces shared by the list pages' filters."""
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.utils import timezone
+
+# Days a date filter accepts. Python dates reach year 9999, but a day's end (midnight of the
+# next day) or a day in a time zone far from UTC would step past that and raise OverflowError;
+# MySQL DATETIME starts at year 1000. Nobody filters audit rows by the year 1 or 9999.
+MIN_DAY = date(1000, 1, 1)
+MAX_DAY = date(9998, 12, 31)
+# The largest id a BIGINT column holds: a cursor beyond it matches nothing useful.
+MAX_ID = 2**63 - 1
+
+
+def ascii_int(raw, *, maximum=MAX_ID):
+    """A non-negative integer from a query-string value, or None for anything else.
+
+    ``str.isdigit`` alone lets through '²' (which int() refuses) and 5,000-digit numbers
+    (which int() refuses past sys.get_int_max_str_digits), so digits are ASCII and bounded."""
+    raw = raw or ""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)):
+        return None
+    value = int(raw)
+    return value if value <= maximum else None
+
+
+def epoch_micros(moment):
+    """An aware datetime as whole microseconds since 1970 (a cursor made only of digits)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_epoch_micros(micros):
+    """The datetime of ``epoch_micros`` output; None when it is outside Python's datetimes."""
+    try:
+        return EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return None
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DateRangeMixin(forms.Form):
@@ -19,6 +55,12 @@ class DateRangeMixin(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("date_from", "date_to"):
+            day = cleaned.get(name)
+            if day and not MIN_DAY <= day <= MAX_DAY:
+                self.add_error(
+                    name, f"Pick a day between {MIN_DAY.isoformat()} and {MAX_DAY.isoformat()}."
+                )
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "The end date is before the start date.")

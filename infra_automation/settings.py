@@ -45,6 +45,11 @@ RUNNER_USER = env.str("RUNNER_USER", default="infra-runner")
 RUNNER_SANDBOX_HIDE = env.list("RUNNER_SANDBOX_HIDE", default=[])
 PLAYBOOK_MAX_BYTES = env.int("PLAYBOOK_MAX_BYTES", default=1024 * 1024)
 EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
+# Largest form body Django reads. A playbook edited in the text form arrives percent-encoded:
+# each byte of non-ASCII text (CJK is 3 bytes a character) becomes 3 characters, and a newline
+# 6 (the browser sends CR LF, "%0D%0A"). So any playbook the limit above accepts fits, with
+# room for the name, description and token; a larger body gets the 400 page (templates/400.html).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * PLAYBOOK_MAX_BYTES + 256 * 1024
 # SSH timeouts (seconds) for the metrics collector and the connection test.
 SSH_CONNECT_TIMEOUT = env.float("SSH_CONNECT_TIMEOUT", default=5.0)
 SSH_COMMAND_TIMEOUT = env.float("SSH_COMMAND_TIMEOUT", default=10.0)
@@ -74,6 +79,7 @@ if env.bool("DEVTOOLS", default=DEBUG):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "infra_automation.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,11 +170,31 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response by infra_automation.middleware.ContentSecurityPolicyMiddleware. Scripts
+# only from this site's files (no inline code, no eval: htmx runs with allowEval=false). Styles
+# also allow inline style attributes, which carry data: console colours (ansi2html writes
+# style="color: ..." spans), usage bar widths and chart legend colours; a style attribute
+# cannot run code. See docs/audit-and-security.md.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 if env.str("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = (env.str("SECURE_PROXY_SSL_HEADER"), "https")
 # Header holding the client address when behind a trusted reverse proxy, e.g.
 # HTTP_X_FORWARDED_FOR. Empty: REMOTE_ADDR is used and forwarded headers are ignored.
 TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
+# How many trusted proxies append to that header: the client is the N-th address from the
+# right (what the outermost proxy saw). Entries further left were sent by the client itself.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Login throttling (accounts/throttle.py): this many failures for one username from one address
 # within LOGIN_LOCKOUT_MINUTES refuse further attempts for LOGIN_LOCKOUT_MINUTES.

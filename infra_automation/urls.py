@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("auditing.urls")),
 ]
 
+handler400 = "infra_automation.views.bad_request"
 handler403 = "infra_automation.views.permission_denied"
 handler404 = "infra_automation.views.page_not_found"
 handler500 = "infra_automation.views.server_error"

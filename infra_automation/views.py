@@ -1,8 +1,21 @@
 """Site-wide views: error pages in the site layout (never a traceback)."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
+
+
+def bad_request(request, exception=None):
+    """400 in the site layout. A form body over DATA_UPLOAD_MAX_MEMORY_SIZE says what was too
+    large and what to do instead of Django's bare "Bad Request (400)"."""
+    context = {
+        "too_big": isinstance(exception, RequestDataTooBig),
+        "body_limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+        "playbook_limit": settings.PLAYBOOK_MAX_BYTES,
+    }
+    return render(request, "400.html", context, status=400)
 
 
 def permission_denied(request, exception=None):

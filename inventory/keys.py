@@ -6,6 +6,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+# Linux limits: one file or directory name, and a whole path, in bytes.
+NAME_MAX = 255
+PATH_MAX = 4096
+
 
 def keys_dir():
     return Path(settings.SSH_KEYS_DIR).resolve()
@@ -24,13 +28,24 @@ def resolve_key_path(value):
     candidate = Path(value)
     if not candidate.is_absolute():
         candidate = base / candidate
-    real = Path(os.path.realpath(candidate))
-    if not real.is_relative_to(base) or real == base:
-        raise ValidationError(f"The key must be a file inside {base}.")
-    if not real.exists():
-        raise ValidationError(f"No key file {value!r} in {base}.")
-    if not real.is_file():
-        raise ValidationError(f"{value!r} is not a regular file.")
-    if not os.access(real, os.R_OK):
-        raise ValidationError(f"The key file {value!r} is not readable by the app.")
+    # Checked before the filesystem sees it: a longer name fails there with ENAMETOOLONG.
+    too_long = [part for part in candidate.parts if len(part.encode()) > NAME_MAX]
+    if too_long or len(str(candidate).encode()) > PATH_MAX:
+        raise ValidationError(
+            f"The key path is too long: at most {NAME_MAX} bytes per name and {PATH_MAX} in all."
+        )
+    try:
+        real = Path(os.path.realpath(candidate))
+        if not real.is_relative_to(base) or real == base:
+            raise ValidationError(f"The key must be a file inside {base}.")
+        if not real.exists():
+            raise ValidationError(f"No key file {value!r} in {base}.")
+        if not real.is_file():
+            raise ValidationError(f"{value!r} is not a regular file.")
+        if not os.access(real, os.R_OK):
+            raise ValidationError(f"The key file {value!r} is not readable by the app.")
+    except OSError as exc:
+        # Whatever else the filesystem refuses (a symlink loop, a name too long once a
+        # symlink is followed) is a message about the path, not a server error.
+        raise ValidationError(f"The key path cannot be used: {exc.strerror}.") from exc
     return real

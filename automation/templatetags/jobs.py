@@ -1,5 +1,7 @@
 from django import template
 
+from automation.logs import console_text
+
 register = template.Library()
 
 
@@ -16,3 +18,9 @@ def duration_short(value):
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+@register.filter
+def console_plain(value):
+    """Text printed by a playbook (an error message) without terminal escape sequences."""
+    return console_text(value or "", colours=False)

@@ -126,3 +126,15 @@ def test_throttle_lookup_is_a_constant_number_of_queries(django_assert_num_queri
         )
     with django_assert_num_queries(2):
         assert login_blocked_until(username="x", ip_address="192.0.2.1", now=timezone.now())
+
+
+def test_forged_forwarded_addresses_cannot_dodge_the_throttle(user, settings):
+    """Behind a proxy the attacker controls everything left of what the proxy appends."""
+    settings.TRUSTED_PROXY_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    for n in range(5):
+        client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, 203.0.113.7")
+        assert BLOCKED not in attempt(client, "ursula", "wrong").content.decode()
+    client = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.99, 203.0.113.7")
+    assert BLOCKED in attempt(client, "ursula", PASSWORD).content.decode()
+    logins = AuditLog.objects.filter(resource_type="login")
+    assert set(logins.values_list("ip_address", flat=True)) == {"203.0.113.7"}

@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from auditing.context import audit_context
+from auditing.context import audit_context, client_ip
 from auditing.models import AuditLog
 from auditing.services import MASK, audit_record
 from automation.models import Job
@@ -228,7 +228,8 @@ def test_forwarded_ip_is_used_only_when_the_proxy_header_is_configured(user, set
     forged.post("/login/", {"username": user.username, "password": "nope"})
     assert only_row(action=A.LOGIN_FAILED).ip_address == "10.0.0.1"
     settings.TRUSTED_PROXY_IP_HEADER = "HTTP_X_FORWARDED_FOR"
-    proxied = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.20, 10.0.0.1")
+    # The proxy (10.0.0.1) appended the address it saw; the client had sent one of its own.
+    proxied = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.20")
     proxied.post("/login/", {"username": user.username, "password": "nope"})
     assert rows(action=A.LOGIN_FAILED)[-1].ip_address == "198.51.100.20"
 
@@ -304,3 +305,23 @@ def test_the_same_instant_in_another_time_zone_is_not_a_change():
     job.started_at = job.started_at.astimezone(ZoneInfo("Asia/Tokyo"))
     job.save()
     assert not rows(action=A.UPDATE, resource_type="job")
+
+
+@pytest.mark.parametrize(
+    "header, count, expected",
+    [
+        ("198.51.100.20", 1, "198.51.100.20"),
+        ("6.6.6.6, 198.51.100.20", 1, "198.51.100.20"),
+        ("6.6.6.6,198.51.100.20", 1, "198.51.100.20"),
+        ("6.6.6.6, 198.51.100.20, 10.0.0.2", 2, "198.51.100.20"),
+        ("198.51.100.20", 2, "10.0.0.1"),  # did not pass through both proxies
+        ("6.6.6.6, not-an-ip", 1, None),
+        ("", 1, "10.0.0.1"),
+        ("6.6.6.6, 2001:db8::1", 1, "2001:db8::1"),
+    ],
+)
+def test_client_ip_is_what_the_trusted_proxies_appended(settings, rf, header, count, expected):
+    settings.TRUSTED_PROXY_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    settings.TRUSTED_PROXY_COUNT = count
+    request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=header)
+    assert client_ip(request) == expected

@@ -2,7 +2,7 @@
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from auditing.models import PlaybookAuditLog
@@ -119,7 +119,7 @@ def test_duplicate_name_is_refused_case_insensitively(as_admin):
 def test_a_failing_database_write_leaves_no_file(db, settings):
     PlaybookFactory(name="Taken")
     before = files(settings)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(services.NameTaken, match="already exists"):
         services.playbook_create(name="Taken", description="", content=GOOD, user=None)
     assert files(settings) == before
     assert PlaybookAuditLog.objects.count() == 0

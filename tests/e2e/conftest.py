@@ -79,9 +79,19 @@ def _slug(text):
 
 @pytest.fixture
 def page(page, request):
-    """Playwright's page, with a default timeout and failure artefacts."""
+    """Playwright's page, with a default timeout and failure artefacts. A Content-Security-
+    Policy violation (the browser logs "Refused to ...") fails the journey: it means a template
+    or htmx needs something the policy forbids, and that part of the page silently broke."""
     page.set_default_timeout(10_000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
+    assert violations == [], violations
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

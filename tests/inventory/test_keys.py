@@ -27,6 +27,8 @@ def test_a_key_inside_the_directory_resolves(key):
         ("/etc/ssh/ssh_host_ed25519_key", "inside"),
         ("missing", "No key file"),
         ("a\x00b", "NUL"),
+        ("k" * 300, "too long"),
+        ("é" * 128, "too long"),  # 256 bytes in UTF-8
     ],
 )
 def test_bad_key_paths_are_refused_with_a_message(key, value, message):
@@ -44,3 +46,9 @@ def test_a_directory_is_not_a_key(settings):
     (settings.SSH_KEYS_DIR / "sub").mkdir()
     with pytest.raises(ValidationError, match="regular file"):
         resolve_key_path("sub")
+
+
+def test_a_symlink_loop_is_a_message_not_an_oserror(settings):
+    os.symlink("loop", settings.SSH_KEYS_DIR / "loop")
+    with pytest.raises(ValidationError):
+        resolve_key_path("loop")

@@ -170,6 +170,8 @@ def test_hostname_is_stored_lower_case(as_admin, key):
         ("ssh_key_path", "/etc/ssh/ssh_host_ed25519_key", "inside"),
         ("ssh_key_path", "", "Choose a key file"),
         ("ssh_key_path", "missing_key", "No key file"),
+        ("ssh_key_path", "k" * 300, "too long"),  # ENAMETOOLONG from the filesystem
+        ("ssh_key_path", "d/" * 100 + "k" * 256, "too long"),
         ("os_type", "x" * 51, "at most 50"),
         ("os_version", "x" * 101, "at most 100"),
         ("connection", "telnet", "valid choice"),
