@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from automation import storage
+from automation.signals import job_finished
 
 
 class Playbook(models.Model):
@@ -154,15 +155,14 @@ class Job(models.Model):
         with transaction.atomic():
             updated = Job.objects.filter(pk=self.pk, status__in=sources).update(status=to, **fields)
             if updated:
-                self.status = to
+                old_status, self.status = self.status, to
                 for name, value in fields.items():
                     setattr(self, name, value)
                 if to in self.FINISHED:
-                    # Analytics rollups (issue 7): count the finished run in the same transaction,
-                    # a few single-row upserts. This is the only place jobs reach a final status.
-                    from automation.rollup import record_finished_job
-
-                    record_finished_job(self)
+                    # This is the only place jobs reach a final status. Sent inside the
+                    # transaction, so receivers (the analytics rollups) count the run if and only
+                    # if its final status commits; see automation/signals.py.
+                    job_finished.send(sender=Job, job=self, old_status=old_status)
         if not updated:
             self.refresh_from_db()
             return False

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from datetime import UTC
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.db.models.functions import TruncDate
 
@@ -125,12 +125,19 @@ def record_finished_job(job):
 
     Runs in a savepoint: if the rollup cannot be written, the error is logged and the job still
     finishes (its status matters more than a chart; ``rebuild_job_stats`` repairs the figures).
+    Any error, not only a database one: it would otherwise escape into ``Job.transition`` and roll
+    back the job's final status.
     """
     try:
         with transaction.atomic():
             _record(job)
-    except DatabaseError:
+    except Exception:
         logger.exception("Could not count job %s in the analytics rollups", job.job_id)
+
+
+def on_job_finished(sender, job, **kwargs):
+    """Receiver of ``automation.signals.job_finished``: count the run in the rollups."""
+    record_finished_job(job)
 
 
 # The fields _record reads; a caller may hold a job loaded with .only() (the reaper does).
