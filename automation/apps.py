@@ -8,11 +8,7 @@ class AutomationConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
-        from automation.rollup import on_job_finished
-        from automation.signals import job_finished
-
         post_spawn.connect(reap_on_worker_start, dispatch_uid="automation.reap_on_worker_start")
-        job_finished.connect(on_job_finished, dispatch_uid="automation.rollup.on_job_finished")
 
 
 def reap_on_worker_start(sender, proc_name, **kwargs):

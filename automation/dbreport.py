@@ -21,7 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-PROJECT_APPS = ("accounts", "inventory", "automation", "auditing")
+PROJECT_APPS = ("accounts", "inventory", "automation", "auditing", "insights")
 EXACT_COUNT_LIMIT = 100_000
 PROJECTION_JOBS = (1_000, 10_000)
 RECENT_DAYS = 30

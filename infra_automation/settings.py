@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "inventory",
     "automation",
     "auditing",
+    "insights",
 ]
 # The large-data generator (manage.py generate_data): development and benchmarks only.
 if env.bool("DEVTOOLS", default=DEBUG):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("automation.urls")),
     path("", include("auditing.urls")),
+    path("", include("insights.urls")),
 ]
 
 handler403 = "infra_automation.views.permission_denied"

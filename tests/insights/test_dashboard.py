@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from automation import analytics
 from automation.models import Job
-from tests.automation.analytics_data import finished_job
+from insights import analytics
 from tests.factories import AuditLogFactory, JobFactory, PlaybookFactory, ServerFactory
+from tests.insights.analytics_data import finished_job
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from auditing.models import AuditLog
 from automation.models import Job
-from automation.rollup import rebuild_audit_stats, rebuild_job_stats
+from insights.rollup import rebuild_audit_stats, rebuild_job_stats
 from tests.factories import PlaybookFactory, ServerFactory
 
 # ANALYZE TABLE commits on MySQL: run in a real transaction, the tables are flushed after.

@@ -1,10 +1,12 @@
 """Keep the analytics rollups (JobDailyStat and friends) in step with finished jobs.
 
-``record_finished_job`` is called by ``Job.transition`` inside the same transaction as the status
-change: one single-row upsert per rollup table (``INSERT ... ON DUPLICATE KEY UPDATE`` on MariaDB,
-``ON CONFLICT ... DO UPDATE`` elsewhere), so it costs a few index lookups whatever the table size.
-``rebuild_job_stats`` recomputes every rollup from the jobs table (after a bulk import, or if the
-rollups ever drift); ``manage.py rebuild_job_stats`` calls it.
+``record_finished_job`` runs when the job lifecycle sends ``automation.signals.job_finished``,
+inside the same transaction as the status change: one single-row upsert per rollup table
+(``INSERT ... ON DUPLICATE KEY UPDATE`` on MariaDB, ``ON CONFLICT ... DO UPDATE`` elsewhere), so
+it costs a few index lookups whatever the table size. ``refresh_audit_stats`` brings the audit
+rollup up to date from audit_logs (on a schedule). ``rebuild_job_stats`` recomputes every rollup
+from the jobs table (after a bulk import, or if the rollups ever drift);
+``manage.py rebuild_job_stats`` calls it.
 """
 
 import hashlib
@@ -18,10 +20,10 @@ from django.db.models import Count, Max
 from django.db.models.functions import TruncDate
 
 from auditing.models import AuditLog
-from automation.models import (
+from automation.models import Job
+from insights.models import (
     DURATION_EDGES,
     AuditDailyStat,
-    Job,
     JobActivityStat,
     JobDailyStat,
     JobFailureStat,

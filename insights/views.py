@@ -1,6 +1,6 @@
 """The dashboard (the state of the fleet and of recent jobs at a glance) and the analytics page.
 
-The figures come from automation/analytics.py; these views only pick the period and the
+The figures come from insights/analytics.py; these views only pick the period and the
 viewer's time zone and render. Everyone logged in may see both pages.
 """
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from automation import analytics, charts
+from insights import analytics, charts
 
 TOP_PLAYBOOKS_CHARTED = 5
 # Long lists are cut to what a person reads at a glance; the page says how many were left out.
@@ -28,7 +28,7 @@ def dashboard(request):
         "recent_jobs": analytics.recent_jobs(),
         "stale_servers": analytics.stale_servers(),
     }
-    return render(request, "automation/dashboard.html", context)
+    return render(request, "insights/dashboard.html", context)
 
 
 @require_safe
@@ -37,7 +37,7 @@ def dashboard_running(request):
     """The live "running jobs" block: the dashboard includes it and polls this URL for it."""
     running, running_total = analytics.running_jobs()
     context = {"running": running, "running_total": running_total}
-    return render(request, "automation/partials/dashboard_running.html", context)
+    return render(request, "insights/partials/dashboard_running.html", context)
 
 
 @require_safe
@@ -81,4 +81,4 @@ def analytics_page(request):
         "impact_left_out": len(impact[IMPACT_PLAYBOOKS:]),
         "impact_rule": (analytics.IMPACT_MIN_RUNS, analytics.IMPACT_MIN_DROP),
     }
-    return render(request, "automation/analytics.html", context)
+    return render(request, "insights/analytics.html", context)

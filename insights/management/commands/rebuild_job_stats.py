@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from automation.rollup import rebuild_audit_stats, rebuild_job_stats
+from insights.rollup import rebuild_audit_stats, rebuild_job_stats
 
 
 class Command(BaseCommand):

@@ -11,23 +11,22 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from auditing.models import AuditLog
-from automation import analytics
-from automation.models import (
+from automation.models import Job
+from insights import analytics
+from insights.models import (
     AuditDailyStat,
-    Job,
     JobActivityStat,
     JobDailyStat,
     JobFailureStat,
     JobServerDailyStat,
 )
-from automation.rollup import (
+from insights.rollup import (
     duration_bucket,
     normalise_error,
     rebuild_audit_stats,
     rebuild_job_stats,
     refresh_audit_stats,
 )
-from tests.automation.analytics_data import NOW, at, finished_job
 from tests.factories import (
     AuditLogFactory,
     JobFactory,
@@ -36,6 +35,7 @@ from tests.factories import (
     ServerFactory,
     UserFactory,
 )
+from tests.insights.analytics_data import NOW, at, finished_job
 
 pytestmark = pytest.mark.django_db
 S, F, C = Job.Status.SUCCESS, Job.Status.FAILED, Job.Status.CANCELLED
@@ -394,7 +394,7 @@ def test_a_job_finished_by_two_processes_counts_once(data, user):
 
 
 def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch, caplog):
-    from automation import rollup
+    from insights import rollup
 
     def broken(job):
         raise DatabaseError("rollup table is locked")

@@ -3,7 +3,7 @@
 Each takes the period (or the viewer's time zone) and returns plain data, so tests can check
 exact numbers. Every query is bounded by an index range: the dashboard counts jobs on
 ``(status, created_at)`` (a covering index), the analytics page reads the small rollups of
-automation/rollup.py by day, and audit figures range over ``audit_logs.timestamp``. The number of
+insights/rollup.py by day, and audit figures range over ``audit_logs.timestamp``. The number of
 queries does not depend on the amount of data. Rules and definitions: docs/analytics.md.
 """
 
@@ -16,17 +16,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from auditing.models import PlaybookAuditLog
-from automation.models import (
+from automation.models import Job, Playbook
+from insights.models import (
     DURATION_EDGES,
     AuditDailyStat,
-    Job,
     JobActivityStat,
     JobDailyStat,
     JobFailureStat,
     JobServerDailyStat,
-    Playbook,
 )
-from automation.rollup import refresh_audit_stats
+from insights.rollup import refresh_audit_stats
 from inventory.models import Server
 
 PERIODS = (7, 30, 90)
