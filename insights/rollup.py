@@ -239,9 +239,11 @@ def refresh_audit_stats(*, max_rows=200_000):
 
     audit_logs is written by many parts of the app, so instead of a hook on each write this
     reads forward from a watermark by primary key (an index range), a few queries whatever the
-    table size. The analytics page calls it before reading the figures. A row whose transaction
-    commits after a newer row was already counted is missed: audit rows are written in short
-    transactions, and ``rebuild_job_stats`` recounts everything."""
+    table size. ``manage.py refresh_audit_stats`` calls it every minute on a schedule (see
+    setup_schedules); the analytics page only reads. Concurrent calls queue on the watermark
+    row's lock. A row whose transaction commits after a newer row was already counted is missed:
+    audit rows are written in short transactions, and ``rebuild_job_stats`` recounts
+    everything."""
     with transaction.atomic():
         locked = RollupWatermark.objects.select_for_update()
         mark = locked.filter(name=AUDIT_WATERMARK).first()
@@ -273,15 +275,21 @@ def refresh_audit_stats(*, max_rows=200_000):
     return sum(row["count"] for row in rows)
 
 
+def refresh_audit_stats_fully(*, max_rows=200_000):
+    """Call ``refresh_audit_stats`` until it has caught up with audit_logs (each call its own
+    transaction of at most ``max_rows`` rows); returns the number of rows read."""
+    total = 0
+    while (read := refresh_audit_stats(max_rows=max_rows)) >= max_rows:
+        total += read
+    return total + read
+
+
 def rebuild_audit_stats():
     """Recount AuditDailyStat from the whole audit_logs table, in bounded batches."""
     with transaction.atomic():
         AuditDailyStat.objects.all().delete()
         RollupWatermark.objects.filter(name=AUDIT_WATERMARK).delete()
-    total = 0
-    while read := refresh_audit_stats():
-        total += read
-    return total
+    return refresh_audit_stats_fully()
 
 
 # --- rebuild ---------------------------------------------------------------------------------

@@ -53,8 +53,8 @@ def test_setup_schedules_creates_each_schedule_once_however_often_it_runs():
     run("setup_schedules")
     last = run("setup_schedules")
 
-    assert "Done. 6 created, 0 updated, 0 unchanged." in first
-    assert "Done. 0 created, 0 updated, 6 unchanged." in last
+    assert "Done. 7 created, 0 updated, 0 unchanged." in first
+    assert "Done. 0 created, 0 updated, 7 unchanged." in last
     assert Schedule.objects.count() == len(SCHEDULES)
     for command, *_ in SCHEDULES:
         assert Schedule.objects.filter(name=schedule_name(command)).count() == 1
@@ -73,6 +73,7 @@ def test_schedules_call_the_management_commands_with_the_required_cadence():
         "('optimize_db',)": (Schedule.MONTHLY, None, FUNC, -1),
         "('poll_servers',)": (Schedule.MINUTES, 1, FUNC, -1),
         "('reap_jobs',)": (Schedule.MINUTES, 5, FUNC, -1),
+        "('refresh_audit_stats',)": (Schedule.MINUTES, 1, FUNC, -1),
     }
     assert FUNC == "django.core.management.call_command"
 

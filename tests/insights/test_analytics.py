@@ -239,6 +239,7 @@ def test_user_activity_counts_audit_actions_in_the_period(user):
     AuditLogFactory(user=eve, action="LOGIN", timestamp=inside)
     AuditLogFactory(user=eve, action="LOGIN", timestamp=at(11, 11, 59))
     AuditLogFactory(user=None, action=AuditLog.Action.PURGE, timestamp=inside)
+    refresh_audit_stats()  # the schedule's job: the figures read the rollup only
     rows = analytics.user_activity(period(7))
     assert [(r["username"], r["total"], r["actions"]) for r in rows] == [
         ("adam2", 4, [("UPDATE", 3), ("LOGIN", 1)]),
@@ -406,12 +407,13 @@ def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch
     assert "Could not count job" in caplog.text
 
 
-def test_audit_rows_are_counted_once_however_often_the_page_refreshes(user):
+def test_audit_rows_are_counted_once_however_often_the_rollup_refreshes(user):
     refresh_audit_stats()  # what creating the personas wrote (today, outside the period)
     AuditLogFactory(user=user, action="RUN", timestamp=at(10))
     assert refresh_audit_stats() == 1 and refresh_audit_stats() == 0
     AuditLogFactory(user=user, action="RUN", timestamp=at(10, 11))
     AuditLogFactory(user=None, action="PURGE", timestamp=at(9))
+    assert refresh_audit_stats() == 2
     assert [(r["username"], r["total"]) for r in analytics.user_activity(period(7))] == [
         ("ursula", 2),
         ("system", 1),
@@ -482,3 +484,26 @@ def test_a_job_loaded_with_only_some_fields_is_counted_in_full(user, django_asse
     assert [(r["server__hostname"], r["runs"]) for r in analytics.top_servers(period(7))] == [
         ("lean.example.net", 1)
     ]
+
+
+def test_the_audit_figures_wait_for_the_scheduled_refresh(user):
+    refresh_audit_stats()  # what creating the personas wrote
+    AuditLogFactory(user=user, action="RUN", timestamp=at(10))
+    assert analytics.user_activity(period(7)) == []  # not counted until the refresh runs
+    out = call_command_output("refresh_audit_stats")
+    assert "Done. Counted 1 new audit rows." in out
+    assert [(r["username"], r["total"]) for r in analytics.user_activity(period(7))] == [
+        ("ursula", 1)
+    ]
+    assert "Done. Counted 0 new audit rows." in call_command_output("refresh_audit_stats")
+
+
+def test_the_scheduled_refresh_catches_up_in_bounded_batches(user):
+    refresh_audit_stats()
+    for hour in range(5):
+        AuditLogFactory(user=user, action="UPDATE", timestamp=at(10, hour))
+    out = call_command_output("refresh_audit_stats", "--batch-size", "2")
+    assert "Done. Counted 5 new audit rows." in out
+    assert AuditDailyStat.objects.get(day=date(2026, 3, 10), user_id=user.pk).count == 5
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("refresh_audit_stats", "--batch-size", "0")

@@ -17,6 +17,7 @@ SCHEDULES = [
     ("optimize_db", Schedule.MONTHLY, None, time(4, 0)),
     ("poll_servers", Schedule.MINUTES, 1, None),
     ("reap_jobs", Schedule.MINUTES, 5, None),
+    ("refresh_audit_stats", Schedule.MINUTES, 1, None),
 ]
 FUNC = "django.core.management.call_command"
 
@@ -37,7 +38,8 @@ class Command(BaseCommand):
     help = (
         "Create or update the django-q2 schedules: purge_job_logs and purge_server_metrics "
         "daily, purge_audit_logs weekly, optimize_db monthly, poll_servers every minute, "
-        "reap_jobs every 5 minutes. Idempotent: run it as often as you like."
+        "reap_jobs every 5 minutes, refresh_audit_stats every minute. Idempotent: run it as "
+        "often as you like."
     )
 
     @transaction.atomic

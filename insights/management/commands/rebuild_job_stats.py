@@ -8,7 +8,7 @@ class Command(BaseCommand):
         "Recompute the analytics rollups (job_daily_stats, job_server_daily_stats, "
         "job_activity_stats, job_failure_stats) from the jobs table and audit_daily_stats from "
         "audit_logs. Run it after a bulk import; jobs finishing through the app and the "
-        "analytics page keep the rollups current by themselves."
+        "refresh_audit_stats schedule keep the rollups current by themselves."
     )
 
     def add_arguments(self, parser):
