@@ -2,7 +2,6 @@ from django.urls import path
 
 from automation import views_jobs as jobs
 from automation import views_playbooks as pb
-from automation.views_database import database_report
 
 urlpatterns = [
     # Playbooks (history/ before <int:pk>/ so it is never read as an id)
@@ -31,6 +30,4 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/download/", jobs.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job_cancel"),
     path("jobs/<uuid:job_id>/relaunch/", jobs.job_relaunch_view, name="job_relaunch"),
-    # Maintenance
-    path("database/", database_report, name="database_report"),
 ]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "automation",
     "auditing",
     "insights",
+    "maintenance",
 ]
 # The large-data generator (manage.py generate_data): development and benchmarks only.
 if env.bool("DEVTOOLS", default=DEBUG):

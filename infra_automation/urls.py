@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("automation.urls")),
     path("", include("auditing.urls")),
     path("", include("insights.urls")),
+    path("", include("maintenance.urls")),
 ]
 
 handler403 = "infra_automation.views.permission_denied"

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db import connection
 from django_q.models import Schedule
 
-from automation.dbreport import project_tables
-from automation.management.commands.setup_schedules import FUNC, SCHEDULES, schedule_name
+from maintenance.dbreport import project_tables
+from maintenance.schedules import FUNC, SCHEDULES, schedule_name
 
 pytestmark = pytest.mark.django_db
 

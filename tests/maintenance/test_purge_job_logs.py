@@ -9,7 +9,7 @@ from auditing.context import audit_context
 from auditing.models import AuditLog
 from automation.models import Job, JobLog
 from tests.factories import JobFactory
-from tests.maintenance_helpers import add_lines
+from tests.maintenance.helpers import add_lines
 
 pytestmark = pytest.mark.django_db
 

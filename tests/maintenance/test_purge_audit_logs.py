@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from auditing.models import AuditLog
 from tests.factories import AuditLogFactory
-from tests.maintenance_helpers import backdate
+from tests.maintenance.helpers import backdate
 
 pytestmark = pytest.mark.django_db
 

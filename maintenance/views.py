@@ -3,7 +3,7 @@
 from django.shortcuts import render
 
 from accounts.access import super_admin_required
-from automation.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
+from maintenance.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
 
 
 @super_admin_required
@@ -13,4 +13,4 @@ def database_report(request):
         "recent_days": RECENT_DAYS,
         "recommended_count": len(RECOMMENDED_INDEXES),
     }
-    return render(request, "automation/database.html", context)
+    return render(request, "maintenance/database.html", context)

@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from automation.dbreport import project_tables
+from maintenance.dbreport import project_tables
 
 
 class Command(BaseCommand):

@@ -10,11 +10,11 @@ from django.db import connection
 
 from accounts.models import User
 from auditing.models import AuditLog, PlaybookAuditLog
-from automation import dbreport
 from automation.models import Job, JobLog, Playbook
 from inventory.models import Server, ServerMetric
+from maintenance import dbreport
 from tests.factories import AuditLogFactory, JobFactory, ServerMetricFactory
-from tests.maintenance_helpers import add_lines, backdate
+from tests.maintenance.helpers import add_lines, backdate
 
 pytestmark = pytest.mark.django_db
 

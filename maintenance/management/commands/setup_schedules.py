@@ -1,37 +1,11 @@
 """manage.py setup_schedules: the django-q2 schedules that keep the app and its database healthy."""
 
-from datetime import UTC, datetime, time, timedelta
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-# (command, schedule type, minutes between runs, first run at UTC time of day). Every schedule
-# calls the management command itself through call_command: one source of truth, and the
-# command reads its own settings (a retention of 0 makes it log "skipped" and delete nothing).
-SCHEDULES = [
-    ("purge_job_logs", Schedule.DAILY, None, time(3, 0)),
-    ("purge_server_metrics", Schedule.DAILY, None, time(3, 10)),
-    ("purge_audit_logs", Schedule.WEEKLY, None, time(3, 20)),
-    ("optimize_db", Schedule.MONTHLY, None, time(4, 0)),
-    ("poll_servers", Schedule.MINUTES, 1, None),
-    ("reap_jobs", Schedule.MINUTES, 5, None),
-    ("refresh_audit_stats", Schedule.MINUTES, 1, None),
-]
-FUNC = "django.core.management.call_command"
-
-
-def schedule_name(command):
-    return f"manage.py {command}"
-
-
-def first_run(at, now):
-    """The next time of day ``at`` (UTC) after ``now``; now itself for interval schedules."""
-    if at is None:
-        return now
-    candidate = datetime.combine(now.date(), at, tzinfo=UTC)
-    return candidate if candidate > now else candidate + timedelta(days=1)
+from maintenance.schedules import FUNC, SCHEDULES, first_run, schedule_name
 
 
 class Command(BaseCommand):

@@ -16,10 +16,12 @@ import sqlite3
 from datetime import timedelta
 
 from django.apps import apps
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection
 from django.utils import timezone
+
+from auditing.models import AuditLog
+from maintenance.retention import RETENTION
 
 PROJECT_APPS = ("accounts", "inventory", "automation", "auditing", "insights")
 EXACT_COUNT_LIMIT = 100_000
@@ -70,12 +72,6 @@ RECOMMENDED_INDEXES = [
     ("audit_daily_stats", ("day", "user_id", "action"), "uniq_audit_daily_stat", "active users"),
 ]
 
-# Retention: (table, time column, settings name, command). The report and the schedules agree.
-RETENTION = [
-    ("job_logs", "timestamp", "JOB_LOG_RETENTION_DAYS", "purge_job_logs"),
-    ("audit_logs", "timestamp", "AUDIT_LOG_RETENTION_DAYS", "purge_audit_logs"),
-    ("server_metrics", "collected_at", "SERVER_METRICS_RETENTION_DAYS", "purge_server_metrics"),
-]
 # Tables whose growth rate is measured from their time column.
 GROWING_TABLES = {
     "jobs": "created_at",
@@ -282,7 +278,7 @@ def _projection(by_table, lines_per_job, now):
             entry["log_mb"] = mb(entry["log_rows"], "job_logs")
         at_jobs.append(entry)
 
-    retention_days = {table: getattr(settings, name) for table, _, name, _ in RETENTION}
+    retention_days = {r.table: r.days for r in RETENTION}
     since = now - timedelta(days=RECENT_DAYS)
     per_year = []
     for table, column in GROWING_TABLES.items():
@@ -315,23 +311,20 @@ def _projection(by_table, lines_per_job, now):
 def _retention():
     """Retention in force per table and when its purge last ran: per table, the newest PURGE
     row by id (audit rows are appended in time order), which walks the action index backwards
-    from its end instead of grouping every PURGE row ever written."""
-    from auditing.models import AuditLog
-
+    from its end instead of grouping every PURGE row ever written. The tables, settings and
+    commands are the retention registry's."""
     purges = AuditLog.objects.filter(action=AuditLog.Action.PURGE).order_by("-id")
-    last_runs = {
-        table: purges.filter(resource_type=table).values_list("timestamp", flat=True).first()
-        for table, *_ in RETENTION
-    }
     return [
         {
-            "table": table,
-            "setting": name,
-            "days": getattr(settings, name),
-            "command": command,
-            "last_run": last_runs.get(table),
+            "table": r.table,
+            "setting": r.setting,
+            "days": r.days,
+            "command": r.command,
+            "last_run": purges.filter(resource_type=r.table)
+            .values_list("timestamp", flat=True)
+            .first(),
         }
-        for table, _, name, command in RETENTION
+        for r in RETENTION
     ]
 
 

@@ -2,8 +2,9 @@
 
 The three purge commands (job logs, audit logs, server metrics) are the same shape: a table, its
 time column, a retention period from settings, and sometimes rows that must survive whatever
-their age (console lines of jobs still pending or running). ``PurgeCommand`` is that shape;
-each command only names its table and rule.
+their age (console lines of jobs still pending or running). Those rules are the retention
+registry (maintenance/retention.py); ``PurgeCommand`` is the shape, and each command only names
+its registry entry.
 
 How a purge deletes, and why:
 
@@ -16,21 +17,23 @@ How a purge deletes, and why:
   time condition stays in every DELETE so a row whose id is in range but whose timestamp is
   newer is never removed.
 * ``--dry-run`` counts what would go and deletes nothing.
-* Every run, dry or real, is recorded as an ``AuditLog`` PURGE row (resource_type = the table),
-  attributed to whoever is in the audit context (the system when run by the scheduler).
+* Every run, dry or real, is recorded as an ``AuditLog`` PURGE row (resource_type = the table)
+  through ``auditing.services.audit_record``, attributed to whoever is in the audit context
+  (the system when run by the scheduler).
 """
 
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-DEFAULT_BATCH_SIZE = 5000
+from auditing.models import AuditLog
+from auditing.services import audit_record
+from maintenance.retention import DEFAULT_BATCH_SIZE
 
 
 @dataclass
@@ -104,15 +107,10 @@ def purge_in_batches(
     return result
 
 
-def record_purge(*, table, result):
-    """Write the audit row for one purge run; the actor comes from the audit context."""
-    from auditing.context import current_actor
-    from auditing.models import AuditLog
-
-    actor = current_actor()
-    return AuditLog.objects.create(
-        user=actor.user,
-        action=AuditLog.Action.PURGE,
+def audit_purge(*, table, result):
+    """Write the audit row for one purge run (actor from the audit context)."""
+    return audit_record(
+        AuditLog.Action.PURGE,
         resource_type=table,
         details={
             "cutoff": result.cutoff.isoformat(),
@@ -123,91 +121,96 @@ def record_purge(*, table, result):
             "seconds": round(result.seconds, 3),
             "longest_batch_seconds": round(result.longest_batch_seconds, 3),
         },
-        ip_address=actor.ip_address,
-        user_agent=actor.user_agent,
-        request_id=actor.request_id,
     )
 
 
 class PurgeCommand(BaseCommand):
-    """Base of the purge commands. Subclasses set the class attributes below."""
+    """Base of the purge commands: a subclass names its entry of the retention registry
+    (``retention = retention_for("purge_job_logs")``); table, time field, setting, exceptions,
+    minimum and batch size all come from there."""
 
-    model = None
-    time_field = ""
-    retention_setting = ""  # settings name holding the default number of days
-    noun = ""  # "job log lines", used in messages
-    min_days = 1  # fewer days than this needs --force
+    retention = None
 
-    def keep(self):
-        """A Q of rows never to delete whatever their age (None: no exception)."""
-        return None
+    @property
+    def help(self):
+        r = self.retention
+        parts = [
+            f"Delete {r.noun} ({r.table}) older than --days ({r.setting}, now {r.days}), in "
+            "batches of short transactions."
+        ]
+        if r.rule:
+            parts.append(r.rule)
+        if r.min_days > 1:
+            parts.append(f"Refuses fewer than {r.min_days} days unless --force.")
+        parts.append("The run itself is recorded as a PURGE audit row. 0 days keeps everything.")
+        return " ".join(parts)
 
     def add_arguments(self, parser):
-        default = getattr(settings, self.retention_setting)
+        r = self.retention
         parser.add_argument(
             "--days",
             type=int,
             default=None,
-            help=f"Delete {self.noun} older than this many days "
-            f"[{self.retention_setting}={default}; 0 keeps everything].",
+            help=f"Delete {r.noun} older than this many days "
+            f"[{r.setting}={r.days}; 0 keeps everything].",
         )
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=DEFAULT_BATCH_SIZE,
-            help=f"Rows per DELETE, each in its own transaction [{DEFAULT_BATCH_SIZE}].",
+            default=r.batch_size,
+            help=f"Rows per DELETE, each in its own transaction [{r.batch_size}].",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
         )
-        if self.min_days > 1:
+        if r.min_days > 1:
             parser.add_argument(
                 "--force",
                 action="store_true",
-                help=f"Allow fewer than {self.min_days} days.",
+                help=f"Allow fewer than {r.min_days} days.",
             )
 
     def handle(self, *args, days=None, batch_size, dry_run, force=False, **options):
+        r = self.retention
         self.verbosity = options.get("verbosity", 1)
         if days is None:
-            days = getattr(settings, self.retention_setting)
+            days = r.days
         if days < 0:
             raise CommandError("--days must be 0 (keep everything) or a positive number of days.")
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         if days == 0:
             self.stdout.write(
-                f"Retention for {self.noun} is 0 (keep forever): skipped, nothing deleted."
+                f"Retention for {r.noun} is 0 (keep forever): skipped, nothing deleted."
             )
             return
-        if days < self.min_days and not force:
+        if days < r.min_days and not force:
             raise CommandError(
-                f"Refusing to purge {self.noun} newer than {self.min_days} days "
+                f"Refusing to purge {r.noun} newer than {r.min_days} days "
                 f"(--days {days}): the compliance minimum. Use --force to override."
             )
-        table = self.model._meta.db_table
         cutoff = timezone.now() - timedelta(days=days)
         verb = "Counting" if dry_run else "Purging"
         self.stdout.write(
-            f"{verb} {self.noun} older than {days} days (before {cutoff:%Y-%m-%d %H:%M:%S %Z})"
-            f" from {table}, {batch_size} rows per batch."
+            f"{verb} {r.noun} older than {days} days (before {cutoff:%Y-%m-%d %H:%M:%S %Z})"
+            f" from {r.table}, {batch_size} rows per batch."
         )
         result = purge_in_batches(
-            model=self.model,
-            time_field=self.time_field,
+            model=r.model,
+            time_field=r.time_field,
             cutoff=cutoff,
             days=days,
             batch_size=batch_size,
             dry_run=dry_run,
-            keep=self.keep(),
+            keep=r.keep_q(),
             progress=self._progress,
         )
-        record_purge(table=table, result=result)
+        audit_purge(table=r.table, result=result)
         if dry_run:
-            self.stdout.write(f"Dry run: {result.deleted} {self.noun} would be pruned.")
+            self.stdout.write(f"Dry run: {result.deleted} {r.noun} would be pruned.")
             return
         self.stdout.write(
-            f"Done. Pruned {result.deleted} {self.noun}."
+            f"Done. Pruned {result.deleted} {r.noun}."
             f" ({result.batches} batches in {result.seconds:.2f} s,"
             f" longest batch {result.longest_batch_seconds:.3f} s)"
         )
@@ -216,6 +219,6 @@ class PurgeCommand(BaseCommand):
         # Every batch when asked for detail (-v 2); otherwise every 20th, about once a second.
         if self.verbosity >= 2 or (self.verbosity >= 1 and result.batches % 20 == 1):
             self.stdout.write(
-                f"  batch {result.batches}: {result.deleted} {self.noun} pruned so far"
+                f"  batch {result.batches}: {result.deleted} {self.retention.noun} pruned so far"
                 f" ({result.seconds:.1f} s)"
             )

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from automation.dbreport import build_report, render_json, render_markdown
+from maintenance.dbreport import build_report, render_json, render_markdown
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from auditing.models import AuditLog
 from inventory.models import ServerMetric
 from tests.factories import ServerFactory, ServerMetricFactory
-from tests.maintenance_helpers import backdate
+from tests.maintenance.helpers import backdate
 
 pytestmark = pytest.mark.django_db
 
