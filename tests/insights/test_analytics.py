@@ -394,11 +394,12 @@ def test_a_job_finished_by_two_processes_counts_once(data, user):
     assert JobDailyStat.objects.aggregate(n=Sum("runs"))["n"] == before + 1
 
 
-def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch, caplog):
+@pytest.mark.parametrize("error", [DatabaseError("rollup table is locked"), KeyError("bug")])
+def test_a_rollup_error_never_stops_a_job_from_finishing(data, user, monkeypatch, caplog, error):
     from insights import rollup
 
     def broken(job):
-        raise DatabaseError("rollup table is locked")
+        raise error
 
     monkeypatch.setattr(rollup, "_record", broken)
     running = JobFactory(status=Job.Status.RUNNING, user=user, created_at=NOW, started_at=NOW)
