@@ -1,15 +1,9 @@
 from django.urls import path
 
-from automation import views_dashboard
 from automation import views_jobs as jobs
 from automation import views_playbooks as pb
-from automation.views_database import database_report
 
 urlpatterns = [
-    # Dashboard and analytics
-    path("", views_dashboard.dashboard, name="dashboard"),
-    path("dashboard/running/", views_dashboard.dashboard_running, name="dashboard_running"),
-    path("analytics/", views_dashboard.analytics_page, name="analytics"),
     # Playbooks (history/ before <int:pk>/ so it is never read as an id)
     path("playbooks/", pb.playbook_list, name="playbook_list"),
     path("playbooks/history/", pb.playbook_history_all, name="playbook_history_all"),
@@ -36,6 +30,4 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/download/", jobs.job_download, name="job_download"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel_view, name="job_cancel"),
     path("jobs/<uuid:job_id>/relaunch/", jobs.job_relaunch_view, name="job_relaunch"),
-    # Maintenance
-    path("database/", database_report, name="database_report"),
 ]

@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "inventory",
     "automation",
     "auditing",
+    "insights",
+    "maintenance",
 ]
 # The large-data generator (manage.py generate_data): development and benchmarks only.
 if env.bool("DEVTOOLS", default=DEBUG):

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("automation.urls")),
     path("", include("auditing.urls")),
+    path("", include("insights.urls")),
+    path("", include("maintenance.urls")),
 ]
 
 handler400 = "infra_automation.views.bad_request"

@@ -8,7 +8,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from auditing.models import AuditLog, PlaybookAuditLog
-from automation.models import Job, JobDailyStat, JobLog, Playbook
+from automation.models import Job, JobLog, Playbook
+from insights.models import JobDailyStat
 from inventory.models import Server, ServerMetric
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from maintenance import views
+
+urlpatterns = [
+    path("database/", views.database_report, name="database_report"),
+]
