@@ -14,7 +14,6 @@ and by time) and nothing else is kept per event.
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import sys
@@ -33,12 +32,12 @@ from django.utils import timezone
 from auditing.models import AuditLog
 from auditing.services import audit_record
 from automation import sandbox, storage
+from automation.logs import console_text
 from automation.models import Job, JobLog
 from infra_automation.db import insert_sql
 from inventory.keys import resolve_key_path
 from inventory.ssh import host_entry, known_hosts_adopt, known_hosts_locked
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BATCH_LINES = 500
 BATCH_SECONDS = 0.5
 CANCEL_GRACE_SECONDS = 1.0
@@ -67,7 +66,9 @@ STAT_KEYS = {
 
 
 def strip_ansi(text):
-    return ANSI.sub("", text)
+    """``text`` without colours, other terminal escapes or control characters (the line
+    breaks stay): what goes into a job's error message and decides a line's level."""
+    return "\n".join(console_text(line, colours=False) for line in text.splitlines())
 
 
 def classify(line, event=""):
