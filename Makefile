@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint check clean
+.PHONY: run serve test venv lint check clean
 
 $(VENV)/.installed: requirements.txt
 	./scripts/system-deps.sh
@@ -20,14 +20,20 @@ venv: $(VENV)/.installed
 	@echo "Writing .env for local development (DEBUG=True, a generated SECRET_KEY)"
 	@printf 'DEBUG=True\nSECRET_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 
+# Development: Django's runserver (auto-reload, DEBUG=True) and a worker.
 run: venv .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py setup_schedules
 	@echo ""
-	@echo "  infra_automation: http://$(HOST):$(PORT)/  (log in as 'admin')"
+	@echo "  infra_automation (development server): http://$(HOST):$(PORT)/  (log in as 'admin')"
+	@echo "  for production use 'make serve' or deploy/ (docs/operations.md)"
 	@echo ""
 	@bash -c 'trap "kill 0" EXIT; $(PY) manage.py qcluster & $(PY) manage.py runserver $(HOST):$(PORT)'
+
+# Production mode for a trial: gunicorn + WhiteNoise with DEBUG=False, and a worker.
+serve: venv .env
+	PORT=$(PORT) ./scripts/serve.sh
 
 test: venv
 	./scripts/system-deps.sh --test

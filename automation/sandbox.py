@@ -114,7 +114,12 @@ def python_paths() -> list[Path]:
     """The Python environment ansible-playbook runs from: the venv and the interpreter it
     links to (e.g. a pyenv install under the worker's home)."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent}
-    return sorted({Path(os.path.realpath(p)) for p in paths})
+    real = sorted({Path(os.path.realpath(p)) for p in paths}, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in real:
+        if not _inside(path, kept):  # already visible through a parent bound before it
+            kept.append(path)
+    return kept
 
 
 def _database_files() -> list[Path]:

@@ -52,6 +52,31 @@ def job_run(playbook, server, user, sandbox):
     return wall
 
 
+def start_cost(runs=30):
+    """Wall time of `true` started the way a job starts ansible-playbook, sandboxed and not
+    (interleaved): the fixed cost of setting the sandbox up and tearing it down."""
+    import subprocess
+    import tempfile
+
+    from automation import sandbox
+
+    confined, unconfined = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "home").mkdir()
+        settings.RUNNER_SANDBOX = "bwrap"
+        sandbox.hand_over(workdir)
+        for _ in range(runs):
+            for mode, times in (("bwrap", confined), ("off", unconfined)):
+                settings.RUNNER_SANDBOX = mode
+                command = sandbox.wrap(["true"], workdir=workdir)
+                env = sandbox.environment({}, workdir=workdir)
+                started = time.monotonic()
+                subprocess.run(command, env=env, check=True)
+                times.append(time.monotonic() - started)
+    return confined, unconfined
+
+
 def summary(values):
     return f"{statistics.median(values):.3f} s ({min(values):.3f}-{max(values):.3f})"
 
@@ -71,11 +96,14 @@ def main():
         confined.append(job_run(playbook, server, user, sandbox=True))
         unconfined.append(job_run(playbook, server, user, sandbox=False))
     added = [on - off for on, off in zip(confined, unconfined, strict=True)]
+    start_on, start_off = start_cost()
     print(f"rounds: {args.rounds}, interleaved; load average {os.getloadavg()}")
     print(f"bare ansible-playbook:        {summary(bare)}")
     print(f"job, sandbox on:              {summary(confined)}")
     print(f"job, sandbox off:             {summary(unconfined)}")
     print(f"sandbox cost per job (pairs): {summary(added)} (target < 0.100 s)")
+    print(f"start of `true`, sandboxed:   {summary(start_on)}")
+    print(f"start of `true`, unconfined:  {summary(start_off)}")
     print(
         f"job/bare ratio, sandbox on:   "
         f"{statistics.median(confined) / statistics.median(bare):.2f}"
