@@ -19,6 +19,8 @@ SCHEDULES = [(r.command, r.schedule_type, None, r.first_run_at) for r in RETENTI
     ("reap_jobs", Schedule.MINUTES, 5, None),
     # The analytics audit figures lag audit_logs by up to this interval (the page only reads).
     ("refresh_audit_stats", Schedule.MINUTES, 1, None),
+    # Expired sessions stay in django_session until someone removes them (Django's own command).
+    ("clearsessions", Schedule.DAILY, None, time(3, 30)),
 ]
 FUNC = "django.core.management.call_command"
 

@@ -163,6 +163,15 @@ def test_poll_servers_command_polls_active_servers_only(ssh_server, local_server
     assert ServerMetric.objects.count() == 2
 
 
+def test_poll_servers_exits_non_zero_when_every_server_failed(db, sshd, capsys):
+    from django.core.management import CommandError
+
+    ServerFactory(ip_address="127.0.0.1", ssh_port=free_port(), ssh_key_path=sshd.key_name)
+    with pytest.raises(CommandError, match="Every server failed"):
+        call_command("poll_servers")
+    assert "Polled 1 servers (1 failed)" in capsys.readouterr().out
+
+
 def test_poll_servers_for_one_hostname(ssh_server, local_server, capsys):
     call_command("poll_servers", "--server", "LOOPBACK.test")
     assert "Polled 1 servers" in capsys.readouterr().out

@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Sample CPU, memory and disk of every active server concurrently (bounded thread pool) "
         "and store them in servers and server_metrics. One dead host only costs its own "
-        "timeout. Failures are recorded on the server, not raised."
+        "timeout. Failures are recorded on each server; when every server failed the command "
+        "exits non-zero (the controller's network or keys are likely at fault, not the hosts)."
     )
 
     def add_arguments(self, parser):
@@ -44,3 +45,5 @@ class Command(BaseCommand):
             f"Done. Polled {len(results)} servers ({failed} failed) "
             f"in {time.monotonic() - started:.2f} s."
         )
+        if results and failed == len(results):
+            raise CommandError(f"Every server failed ({failed} of {len(results)}).")
