@@ -3,11 +3,12 @@
 # unprivileged account sandboxed playbooks run as:
 #   default-libmysqlclient-dev  to build mysqlclient
 #   bubblewrap                  the sandbox every ansible-playbook runs in (automation/sandbox.py)
+#   mariadb-client              mariadb-dump and mariadb for manage.py backup / restore
 #   openssh-server / -client    the real sshd the inventory and job tests start on loopback
 #   chromium                    the headless browser for the e2e tests (only with --test)
 # Usage: scripts/system-deps.sh [--test]
 set -euo pipefail
-want=(default-libmysqlclient-dev pkg-config bubblewrap)
+want=(default-libmysqlclient-dev pkg-config bubblewrap mariadb-client)
 if [ "${1:-}" = "--test" ]; then
     want+=(openssh-server openssh-client chromium)
 fi
