@@ -6,11 +6,12 @@
 #   mariadb-client              mariadb-dump and mariadb for manage.py backup / restore
 #   openssh-server / -client    the real sshd the inventory and job tests start on loopback
 #   chromium                    the headless browser for the e2e tests (only with --test)
+#   redis-server                a private Redis broker for the scale-out tests (only with --test)
 # Usage: scripts/system-deps.sh [--test]
 set -euo pipefail
 want=(default-libmysqlclient-dev pkg-config bubblewrap mariadb-client)
 if [ "${1:-}" = "--test" ]; then
-    want+=(openssh-server openssh-client chromium)
+    want+=(openssh-server openssh-client chromium redis-server)
 fi
 missing=()
 for pkg in "${want[@]}"; do
