@@ -5,6 +5,7 @@ django-q2's ORM broker, so a first run needs nothing but Python. Production sets
 ``SECRET_KEY`` and usually ``DATABASE_URL=mysql://...``; ``.env.example`` lists every variable.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -201,6 +202,17 @@ TRUSTED_PROXY_IP_HEADER = env.str("TRUSTED_PROXY_IP_HEADER", default="")
 # right (what the outermost proxy saw). Entries further left were sent by the client itself.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
+# /metrics (Prometheus): scrapers from these addresses or networks, or presenting METRICS_TOKEN
+# as a bearer token. Default: this machine only.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(value.strip(), strict=False) for value in METRICS_ALLOWED_IPS
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from exc
+
 # Login throttling (accounts/throttle.py): this many failures for one username from one address
 # within LOGIN_LOCKOUT_MINUTES refuse further attempts for LOGIN_LOCKOUT_MINUTES.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
@@ -271,3 +283,4 @@ LOGGING = {
 }
 
 os.makedirs(DATA_DIR, exist_ok=True)
+os.makedirs(STATIC_ROOT, exist_ok=True)  # WhiteNoise expects it, even before collectstatic

@@ -120,6 +120,9 @@ MATRIX = {
     "job_relaunch": Route(JOB, get=POST_ONLY, post=(LOGIN, 302, 302, 302)),
     # maintenance: the live database report is a super_admin's page
     "database_report": Route(get=(LOGIN, 403, 403, 200)),
+    # Prometheus scrapes without a login, from an allowed address (the test client's 127.0.0.1)
+    # or with the token; what a session may do does not change that.
+    "metrics": Route(get=(200, 200, 200, 200), post=(405, 405, 405, 405)),
     # Django admin: super_admin only; its other routes are the admin's own business.
     "admin:index": Route(get=(302, 302, 302, 200)),
 }
