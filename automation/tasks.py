@@ -6,8 +6,8 @@ import socket
 from django.db import close_old_connections, connection
 
 from auditing.context import audit_context
-from automation import runner
 from automation.models import Job
+from automation.runner import execute as runner
 
 
 def worker_name():

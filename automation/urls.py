@@ -1,7 +1,7 @@
 from django.urls import path
 
-from automation import views_jobs as jobs
-from automation import views_playbooks as pb
+from automation.views import jobs
+from automation.views import playbooks as pb
 
 urlpatterns = [
     # Playbooks (history/ before <int:pk>/ so it is never read as an id)

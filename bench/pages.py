@@ -81,7 +81,7 @@ def pages():
     version = PlaybookAuditLog.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
     job = big_job()
     oldest = Job.objects.order_by("created_at", "id").first()
-    from automation.views_jobs import _encode_cursor
+    from automation.views.jobs import _encode_cursor
 
     return [
         ("dashboard", "/"),

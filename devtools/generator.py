@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from auditing.models import AuditLog, PlaybookAuditLog
 from automation.models import Job, JobLog
-from automation.services import playbook_create
+from automation.services.playbooks import playbook_create
 from automation.storage import sha256_text
 from infra_automation.db import insert_sql
 from inventory.models import Server, ServerMetric

@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from auditing.models import AuditLog
 from auditing.services import audit_record
-from automation import sandbox, storage
-from automation.logs import console_text
+from automation import storage
+from automation.console import console_text
 from automation.models import Job, JobLog
+from automation.runner import sandbox
 from infra_automation.db import insert_sql
 from inventory.keys import resolve_key_path
 from inventory.ssh import host_entry, known_hosts_adopt, known_hosts_locked

@@ -14,8 +14,8 @@ from django_q.tasks import async_task
 
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
-from automation import sandbox
 from automation.models import Job
+from automation.runner import sandbox
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
 # run on the controller): only admins may set them.

@@ -9,10 +9,10 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from auditing.services import mask_secrets
-from automation import logs
-from automation.forms_jobs import JobFilterForm, JobLaunchForm, initial_from_query
+from automation import console as logs
+from automation.forms.jobs import JobFilterForm, JobLaunchForm, initial_from_query
 from automation.models import Job
-from automation.services_jobs import job_cancel, job_launch, job_relaunch
+from automation.services.jobs import job_cancel, job_launch, job_relaunch
 from infra_automation.forms import ascii_int, epoch_micros
 from infra_automation.htmx import redirect_after_post
 

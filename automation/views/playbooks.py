@@ -9,9 +9,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required
 from auditing.models import PlaybookAuditLog
-from automation import services
 from automation.diff import side_by_side, stats
-from automation.forms_playbooks import (
+from automation.forms.playbooks import (
     HistoryFilterForm,
     PlaybookForm,
     PlaybookReplaceForm,
@@ -19,6 +18,7 @@ from automation.forms_playbooks import (
 )
 from automation.highlight import highlight_yaml
 from automation.models import Job, Playbook
+from automation.services import playbooks as services
 
 # List pages never load the (possibly large) contents of history rows.
 HISTORY_LIST_FIELDS = ("old_content", "new_content")

@@ -10,7 +10,7 @@ from django.test import Client
 
 from auditing.models import AuditLog, PlaybookAuditLog
 from automation import storage, validation
-from automation.forms_playbooks import PlaybookMetaMixin
+from automation.forms.playbooks import PlaybookMetaMixin
 from automation.models import Playbook
 from tests.factories import PlaybookFactory
 
@@ -21,7 +21,7 @@ RACERS = 4
 @pytest.fixture
 def fast_validation(monkeypatch):
     """The structure check only: the race is about names, not ansible-playbook."""
-    monkeypatch.setattr("automation.forms_playbooks.validate_playbook", validation.check_structure)
+    monkeypatch.setattr("automation.forms.playbooks.validate_playbook", validation.check_structure)
 
 
 def files(settings):

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from auditing.models import PlaybookAuditLog
-from automation import services
 from automation.models import Playbook
+from automation.services import playbooks as services
 from tests.factories import SAMPLE_PLAYBOOK, JobFactory, PlaybookFactory
 
 pytestmark = pytest.mark.django_db
