@@ -1,5 +1,7 @@
-"""Playbooks, the jobs that run them, and the console lines the jobs print."""
+"""Automation's models, one module per sub-domain: ``playbooks`` (Playbook) and ``jobs`` (Job,
+JobLog). Imported from here (``automation.models``), as Django and every caller expect."""
 
-from automation.models.jobs import InvalidTransition, Job, JobLog, Playbook
+from automation.models.jobs import InvalidTransition, Job, JobLog
+from automation.models.playbooks import Playbook
 
 __all__ = ["InvalidTransition", "Job", "JobLog", "Playbook"]
