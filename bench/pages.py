@@ -29,8 +29,12 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from auditing.models import PlaybookAuditLog  # noqa: E402
-from automation.models import Job, JobLog, Playbook  # noqa: E402
+from automation.models import (  # noqa: E402
+    Job,
+    JobLog,
+    Playbook,
+    PlaybookVersion,  # noqa: E402
+)
 from inventory.models import Server  # noqa: E402
 
 BIG_TABLES = ("jobs", "job_logs", "audit_logs")
@@ -78,7 +82,7 @@ def pages():
     playbook = Playbook.objects.filter(jobs__isnull=False).first() or Playbook.objects.first()
     server = Server.objects.first()
     user = User.objects.filter(jobs__isnull=False).first() or User.objects.first()
-    version = PlaybookAuditLog.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
+    version = PlaybookVersion.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
     job = big_job()
     oldest = Job.objects.order_by("created_at", "id").first()
     from automation.views.jobs import _encode_cursor

@@ -3,8 +3,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
-from auditing.models import PlaybookAuditLog
-from automation.models import Playbook
+from automation.models import Playbook, PlaybookVersion
 from automation.validation import decode_upload, validate_playbook
 from infra_automation.forms import MAX_ID, DateRangeMixin
 
@@ -96,7 +95,7 @@ class HistoryFilterForm(DateRangeMixin, forms.Form):
     playbook = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
     action = forms.ChoiceField(
-        required=False, choices=[("", "Any action"), *PlaybookAuditLog.Action.choices]
+        required=False, choices=[("", "Any action"), *PlaybookVersion.Action.choices]
     )
 
     def filter(self, queryset):

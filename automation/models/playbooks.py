@@ -1,6 +1,8 @@
 """Playbooks: the current version of each (a file under PLAYBOOKS_DIR) and its history."""
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from automation import storage
 
@@ -35,3 +37,52 @@ class Playbook(models.Model):
     @property
     def content_sha256(self):
         return storage.sha256_text(self.read_content())
+
+
+class PlaybookVersion(models.Model):
+    """One version of a playbook: the content before and after a change, who made it and why.
+
+    Every create, edit, upload, replace, delete, undelete and restore writes one. The table keeps
+    the name it was created with (``playbook_audit_logs``). ``playbook_id`` is a plain integer,
+    not a foreign key, so the history of a playbook survives its deletion; ``playbook_name``
+    keeps the name it had then."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+        UPLOADED = "uploaded", "Uploaded"
+        REPLACED = "replaced", "Replaced"
+        RESTORED = "restored", "Restored"
+        UNDELETED = "undeleted", "Undeleted"
+
+    id = models.BigAutoField(primary_key=True)
+    playbook_id = models.PositiveBigIntegerField()
+    playbook_name = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="playbook_changes",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    old_content = models.TextField(blank=True)
+    new_content = models.TextField(blank=True)
+    # sha256 of new_content: the version key jobs record in jobs.playbook_sha256.
+    new_sha256 = models.CharField(max_length=64, blank=True)
+    changes_description = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "playbook_audit_logs"
+        indexes = [
+            models.Index(fields=["playbook_id", "created_at"], name="idx_pb_audit_playbook"),
+            models.Index(fields=["action"], name="idx_pb_audit_action"),
+            models.Index(fields=["created_at"], name="idx_pb_audit_created_at"),
+            models.Index(fields=["new_sha256"], name="idx_pb_audit_sha256"),
+        ]
+
+    def __str__(self):
+        return f"{self.playbook_name} {self.action} {self.created_at:%Y-%m-%d %H:%M}"

@@ -12,12 +12,11 @@ import yaml
 from django.db import IntegrityError, transaction
 
 from auditing.context import current_actor
-from auditing.models import PlaybookAuditLog
 from automation import storage
-from automation.models import Playbook
+from automation.models import Playbook, PlaybookVersion
 from automation.storage import sha256_text
 
-Action = PlaybookAuditLog.Action
+Action = PlaybookVersion.Action
 
 
 class EditConflict(Exception):
@@ -89,7 +88,7 @@ def change_summary(old, new):
 
 
 def _record(playbook, action, *, user, old, new, summary=None, ip_address=None):
-    return PlaybookAuditLog.objects.create(
+    return PlaybookVersion.objects.create(
         playbook_id=playbook.pk,
         playbook_name=playbook.name,
         user=user,
@@ -207,7 +206,7 @@ def playbook_undelete(*, playbook, user):
 
 
 def playbook_restore(*, playbook, version, user):
-    """Make ``version`` (a PlaybookAuditLog row of this playbook) the current content."""
+    """Make ``version`` (a PlaybookVersion row of this playbook) the current content."""
     return playbook_update(
         playbook=playbook,
         user=user,

@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required
-from auditing.models import PlaybookAuditLog
 from automation.diff import side_by_side, stats
 from automation.forms.playbooks import (
     HistoryFilterForm,
@@ -17,7 +16,7 @@ from automation.forms.playbooks import (
     PlaybookUploadForm,
 )
 from automation.highlight import highlight_yaml
-from automation.models import Job, Playbook
+from automation.models import Job, Playbook, PlaybookVersion
 from automation.services import playbooks as services
 
 # List pages never load the (possibly large) contents of history rows.
@@ -32,7 +31,7 @@ def playbook_list(request):
         playbooks = playbooks.filter(is_active=(state == "active"))
     if q:
         playbooks = playbooks.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    history = PlaybookAuditLog.objects.filter(playbook_id=OuterRef("pk")).order_by("-id")
+    history = PlaybookVersion.objects.filter(playbook_id=OuterRef("pk")).order_by("-id")
     jobs = Job.objects.filter(playbook=OuterRef("pk"))
     playbooks = playbooks.annotate(
         last_change_at=Subquery(history.values("created_at")[:1]),
@@ -75,7 +74,7 @@ def playbook_upload(request):
                 description=form.cleaned_data["description"],
                 content=form.cleaned_data["file"],
                 user=request.user,
-                action=PlaybookAuditLog.Action.UPLOADED,
+                action=PlaybookVersion.Action.UPLOADED,
             )
         except services.NameTaken as exc:
             form.add_error("name", str(exc))
@@ -176,7 +175,7 @@ def playbook_replace(request, pk):
                 user=request.user,
                 content=form.cleaned_data["file"],
                 base_sha256=form.cleaned_data["base_sha256"] or None,
-                action=PlaybookAuditLog.Action.REPLACED,
+                action=PlaybookVersion.Action.REPLACED,
             )
         except services.EditConflict:
             form.add_error(
@@ -214,7 +213,7 @@ def playbook_undelete(request, pk):
 def playbook_history(request, pk):
     playbook = get_object_or_404(Playbook, pk=pk)
     versions = (
-        PlaybookAuditLog.objects.filter(playbook_id=pk)
+        PlaybookVersion.objects.filter(playbook_id=pk)
         .select_related("user")
         .defer(*HISTORY_LIST_FIELDS)
         .order_by("-id")
@@ -229,11 +228,11 @@ def _version(pk, raw_id):
         version_id = int(raw_id)
     except (TypeError, ValueError):
         raise Http404("Not a version id.") from None
-    return get_object_or_404(PlaybookAuditLog, pk=version_id, playbook_id=pk)
+    return get_object_or_404(PlaybookVersion, pk=version_id, playbook_id=pk)
 
 
 def playbook_diff(request, pk):
-    versions = PlaybookAuditLog.objects.filter(playbook_id=pk)
+    versions = PlaybookVersion.objects.filter(playbook_id=pk)
     if not versions.exists():
         raise Http404("No history for this playbook.")
     raw_to, raw_from = request.GET.get("to"), request.GET.get("from")
@@ -266,7 +265,7 @@ def playbook_diff(request, pk):
 @require_POST
 def playbook_restore(request, pk, version_id):
     playbook = get_object_or_404(Playbook, pk=pk)
-    version = get_object_or_404(PlaybookAuditLog, pk=version_id, playbook_id=pk)
+    version = get_object_or_404(PlaybookVersion, pk=version_id, playbook_id=pk)
     if response := _active_or_redirect(request, playbook):
         return response
     services.playbook_restore(playbook=playbook, version=version, user=request.user)
@@ -277,7 +276,7 @@ def playbook_restore(request, pk, version_id):
 def playbook_history_all(request):
     form = HistoryFilterForm(request.GET or None)
     entries = (
-        PlaybookAuditLog.objects.select_related("user").defer(*HISTORY_LIST_FIELDS).order_by("-id")
+        PlaybookVersion.objects.select_related("user").defer(*HISTORY_LIST_FIELDS).order_by("-id")
     )
     if form.is_bound and form.is_valid():
         entries = form.filter(entries)
