@@ -40,7 +40,7 @@ KNOWN_VIOLATIONS = {
     ("inventory/views.py", "infra_automation.htmx"),
     ("automation/views/jobs.py", "infra_automation.htmx"),
     ("automation/views/jobs.py", "infra_automation.forms"),
-    ("automation/runner/execute.py", "infra_automation.db"),
+    ("automation/runner/callback.py", "infra_automation.db"),
     # The audit page's user filter lists users.
     ("auditing/forms.py", "accounts.models"),
     # The audit page names the objects its rows point at by importing their models; the tracked

@@ -21,7 +21,8 @@ from django.core.exceptions import ValidationError
 from automation import checks, validation
 from automation.models import Job, JobLog
 from automation.runner import sandbox
-from automation.runner.execute import PROMPT_MESSAGE, unsafe_yaml
+from automation.runner.execute import PROMPT_MESSAGE
+from automation.runner.prepare import unsafe_yaml
 from automation.services.jobs import job_launch
 from inventory.models import Server
 from inventory.ssh import known_hosts_adopt
@@ -103,9 +104,9 @@ def run_on_worker(**launch):
 
 
 def console(job):
-    return "\n".join(JobLog.objects.filter(job=job).order_by("line_number").values_list(
-        "content", flat=True
-    ))
+    return "\n".join(
+        JobLog.objects.filter(job=job).order_by("line_number").values_list("content", flat=True)
+    )
 
 
 def labelled(text, label):
