@@ -85,7 +85,7 @@ def pages():
     version = PlaybookVersion.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
     job = big_job()
     oldest = Job.objects.order_by("created_at", "id").first()
-    from automation.views.jobs import _encode_cursor
+    from automation.forms.jobs import encode_cursor
 
     return [
         ("dashboard", "/"),
@@ -102,7 +102,7 @@ def pages():
         ("jobs by server", f"/jobs/?server={server.pk}"),
         ("jobs by user", f"/jobs/?user={user.pk}"),
         ("jobs date range", "/jobs/?date_from=2026-06-01&date_to=2026-06-07"),
-        ("jobs deep page", f"/jobs/?before={_encode_cursor(oldest)}"),
+        ("jobs deep page", f"/jobs/?before={encode_cursor(oldest)}"),
         ("job 100k lines", f"/jobs/{job.job_id}/"),
         # A finished job's console answers 286: htmx stops polling (by design).
         ("job log after", f"/jobs/{job.job_id}/log/?after={BIG_JOB_LINES - 500}", 286),

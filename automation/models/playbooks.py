@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from automation import storage
@@ -25,6 +26,9 @@ class Playbook(models.Model):
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("playbook_detail", kwargs={"pk": self.pk})
 
     @property
     def absolute_path(self):
@@ -86,3 +90,7 @@ class PlaybookVersion(models.Model):
 
     def __str__(self):
         return f"{self.playbook_name} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        """The diff page showing this version against the one before it."""
+        return reverse("playbook_diff", kwargs={"pk": self.playbook_id}) + f"?to={self.pk}"

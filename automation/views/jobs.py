@@ -2,28 +2,27 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from auditing.services import mask_secrets
-from automation import console as logs
-from automation.forms.jobs import JobFilterForm, JobLaunchForm, initial_from_query
-from automation.models import Job
+from automation.forms.jobs import JobFilterForm, JobLaunchForm, encode_cursor, initial_from_query
+from automation.selectors.jobs import (
+    MAX_LINE,
+    WINDOW,
+    JobPage,
+    job_console,
+    job_console_text,
+    job_get,
+    job_list,
+)
 from automation.services.jobs import job_cancel, job_launch, job_relaunch
-from infra_automation.forms import ascii_int, epoch_micros
+from infra_automation.forms import ascii_int
 from infra_automation.htmx import redirect_after_post
 
-PAGE_SIZE = 50
 STOP_POLLING = 286  # htmx stops polling on this status
-
-
-def _job(job_id):
-    return get_object_or_404(
-        Job.objects.select_related("playbook", "server", "user"), job_id=job_id
-    )
 
 
 def job_new(request):
@@ -36,110 +35,83 @@ def job_new(request):
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return redirect("job_detail", job_id=job.job_id)
+            return redirect(job)
     return render(request, "automation/job_form.html", {"form": form})
 
 
 @vary_on_headers("HX-Request")
-def job_list(request):
-    """Newest first, 50 a page, keyset cursor on (created_at, id): no COUNT(*) and no OFFSET,
-    so page 1,000 costs what page 1 costs."""
+def job_list_view(request):
     form = JobFilterForm(request.GET or None)
-    jobs = Job.objects.order_by("-created_at", "-id")
-    if form.is_bound and form.is_valid():
-        jobs = form.filter(jobs)
-    elif form.is_bound:
-        jobs = jobs.none()
-    cursor = form.cleaned_data.get("before") if form.is_bound and form.is_valid() else None
-    if cursor:
-        jobs = jobs.filter(Q(created_at__lt=cursor[0]) | Q(created_at=cursor[0], id__lt=cursor[1]))
-    # The page's ids from jobs alone (an index range), then those rows with their relations:
-    # joined in one query, MariaDB starts from servers and sorts every job (48 s at 440k jobs).
-    ids = list(jobs.values_list("id", flat=True)[: PAGE_SIZE + 1])
-    has_next = len(ids) > PAGE_SIZE
-    page = list(
-        Job.objects.select_related("playbook", "server", "user")
-        .filter(id__in=ids[:PAGE_SIZE])
-        .order_by("-created_at", "-id")
-    )
-    next_cursor = _encode_cursor(page[-1]) if has_next else ""
-    return render(
-        request,
-        "automation/job_list.html",
-        {
-            "form": form,
-            "jobs": page,
-            "next_cursor": next_cursor,
-            "paged": bool(cursor),
-        },
-    )
-
-
-def _encode_cursor(job):
-    """'<microseconds since 1970>_<id>': digits only, safe in any URL (JobFilterForm reads it)."""
-    return f"{epoch_micros(job.created_at)}_{job.pk}"
+    if form.is_bound and not form.is_valid():
+        page = JobPage(jobs=[], has_next=False)  # the form says what is wrong; no rows
+    else:
+        page = job_list(**(form.cleaned_data if form.is_bound else {}))
+    context = {
+        "form": form,
+        "jobs": page.jobs,
+        "next_cursor": encode_cursor(page.jobs[-1]) if page.has_next else "",
+        "paged": bool(form.is_bound and form.cleaned_data.get("before")),
+    }
+    return render(request, "automation/job_list.html", context)
 
 
 def job_row(request, job_id):
     """One row of the list, polled while the job is live (the finished row stops polling)."""
-    return render(request, "automation/partials/job_row.html", {"job": _job(job_id)})
+    return render(request, "automation/partials/job_row.html", {"job": job_get(job_id=job_id)})
 
 
 def job_detail(request, job_id):
-    job = _job(job_id)
-    start = ascii_int(request.GET.get("from"), maximum=logs.MAX_LINE)
-    window = logs.lines(job, start=start) if start is not None else logs.lines(job)
-    return render(
-        request,
-        "automation/job_detail.html",
-        {
-            "job": job,
-            "lines": window,
-            "extra_vars": mask_secrets(job.extra_vars),
-            "first_line": window[0].line_number if window else 0,
-            "first_error_from": max(1, (job.first_error_line or 1) - 20),
-            # A window opened at ?from= may have lines after it: fetch them once it is shown.
-            "more_after": start is not None and len(window) == logs.WINDOW,
-            "last_line": window[-1].line_number if window else 0,
-        },
-    )
+    job = job_get(job_id=job_id)
+    start = ascii_int(request.GET.get("from"), maximum=MAX_LINE)
+    window = job_console(job=job, start=start)
+    context = {
+        "job": job,
+        "lines": window,
+        "extra_vars": mask_secrets(job.extra_vars),
+        "first_line": window[0].line_number if window else 0,
+        "first_error_from": max(1, (job.first_error_line or 1) - 20),
+        # A window opened at ?from= may have lines after it: fetch them once it is shown.
+        "more_after": start is not None and len(window) == WINDOW,
+        "last_line": window[-1].line_number if window else 0,
+    }
+    return render(request, "automation/job_detail.html", context)
 
 
 def job_log(request, job_id):
     """Console lines for HTMX: ``after=<n>`` (new lines, polled) or ``before=<n>`` (earlier
     lines). A finished job with nothing left to send answers 286 so polling stops."""
-    job = _job(job_id)
-    after = ascii_int(request.GET.get("after"), maximum=logs.MAX_LINE)
-    before = ascii_int(request.GET.get("before"), maximum=logs.MAX_LINE)
+    job = job_get(job_id=job_id)
+    before = ascii_int(request.GET.get("before"), maximum=MAX_LINE)
     if before is not None:
-        window = logs.lines(job, before=before)
-        return render(
-            request, "automation/partials/job_log_earlier.html", {"job": job, "lines": window}
-        )
-    last = after or 0
-    window = logs.lines(job, after=last)
-    last = window[-1].line_number if window else last
-    finished = job.is_finished and len(window) < logs.WINDOW
-    response = render(
-        request,
-        "automation/partials/job_log_lines.html",
-        {"job": job, "lines": window, "last_line": last, "finished": finished},
-    )
+        window = job_console(job=job, before=before)
+        context = {"job": job, "lines": window}
+        return render(request, "automation/partials/job_log_earlier.html", context)
+    after = ascii_int(request.GET.get("after"), maximum=MAX_LINE) or 0
+    window = job_console(job=job, after=after)
+    finished = job.is_finished and len(window) < WINDOW
+    context = {
+        "job": job,
+        "lines": window,
+        "last_line": window[-1].line_number if window else after,
+        "finished": finished,
+    }
+    response = render(request, "automation/partials/job_log_lines.html", context)
     if finished:
         response.status_code = STOP_POLLING
     return response
 
 
 def job_download(request, job_id):
-    job = _job(job_id)
-    response = StreamingHttpResponse(logs.plain_text(job), content_type="text/plain; charset=utf-8")
+    job = job_get(job_id=job_id)
+    text = job_console_text(job=job)
+    response = StreamingHttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="job-{job.job_id}.log"'
     return response
 
 
 @require_POST
 def job_cancel_view(request, job_id):
-    job = _job(job_id)
+    job = job_get(job_id=job_id)
     if job_cancel(job=job, user=request.user):
         messages.success(request, "Cancel requested." if job.is_live else "Job cancelled.")
     else:
@@ -149,7 +121,7 @@ def job_cancel_view(request, job_id):
 
 @require_POST
 def job_relaunch_view(request, job_id):
-    job = _job(job_id)
+    job = job_get(job_id=job_id)
     try:
         new = job_relaunch(job=job, user=request.user)
     except ValidationError as exc:

@@ -2,9 +2,8 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.access import admin_required
@@ -16,51 +15,51 @@ from automation.forms.playbooks import (
     PlaybookUploadForm,
 )
 from automation.highlight import highlight_yaml
-from automation.models import Job, Playbook, PlaybookVersion
-from automation.services import playbooks as services
+from automation.models import PlaybookVersion
+from automation.selectors.playbooks import (
+    playbook_choices,
+    playbook_get,
+    playbook_history,
+    playbook_list,
+    playbook_version_diff,
+    playbook_version_get,
+    playbook_versions,
+)
+from automation.services.playbooks import (
+    EditConflict,
+    NameTaken,
+    playbook_create,
+    playbook_restore,
+    playbook_set_active,
+    playbook_update,
+)
+from automation.storage import sha256_text
 
-# List pages never load the (possibly large) contents of history rows.
-HISTORY_LIST_FIELDS = ("old_content", "new_content")
 
-
-def playbook_list(request):
+def playbook_list_view(request):
     q = request.GET.get("q", "").strip()[:255]
     state = request.GET.get("state", "active")
-    playbooks = Playbook.objects.all()
-    if state in ("active", "deleted"):
-        playbooks = playbooks.filter(is_active=(state == "active"))
-    if q:
-        playbooks = playbooks.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    history = PlaybookVersion.objects.filter(playbook_id=OuterRef("pk")).order_by("-id")
-    jobs = Job.objects.filter(playbook=OuterRef("pk"))
-    playbooks = playbooks.annotate(
-        last_change_at=Subquery(history.values("created_at")[:1]),
-        last_change_by=Subquery(history.values("user__username")[:1]),
-        last_run_status=Subquery(jobs.order_by("-created_at").values("status")[:1]),
-        run_count=Subquery(
-            jobs.order_by().values("playbook").annotate(n=Count("id")).values("n")[:1]
-        ),
-    ).order_by("name")
-    page = Paginator(playbooks, 25).get_page(request.GET.get("page"))
+    page = Paginator(playbook_list(q=q, state=state), 25).get_page(request.GET.get("page"))
     return render(request, "automation/playbook_list.html", {"page": page, "q": q, "state": state})
 
 
 @admin_required
-def playbook_create(request):
+def playbook_new(request):
     form = PlaybookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            playbook = services.playbook_create(
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                content=form.cleaned_data["content"],
+            playbook = playbook_create(
+                name=data["name"],
+                description=data["description"],
+                content=data["content"],
                 user=request.user,
             )
-        except services.NameTaken as exc:
+        except NameTaken as exc:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Playbook {playbook.name} created.")
-            return redirect("playbook_detail", pk=playbook.pk)
+            return redirect(playbook)
     return render(request, "automation/playbook_form.html", {"form": form})
 
 
@@ -68,62 +67,53 @@ def playbook_create(request):
 def playbook_upload(request):
     form = PlaybookUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            playbook = services.playbook_create(
-                name=form.cleaned_data["name"],
-                description=form.cleaned_data["description"],
-                content=form.cleaned_data["file"],
+            playbook = playbook_create(
+                name=data["name"],
+                description=data["description"],
+                content=data["file"],
                 user=request.user,
                 action=PlaybookVersion.Action.UPLOADED,
             )
-        except services.NameTaken as exc:
+        except NameTaken as exc:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Playbook {playbook.name} uploaded.")
-            return redirect("playbook_detail", pk=playbook.pk)
+            return redirect(playbook)
     return render(request, "automation/playbook_upload.html", {"form": form})
 
 
 def playbook_detail(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
+    playbook = playbook_get(pk=pk)
     content = playbook.read_content()
-    return render(
-        request,
-        "automation/playbook_detail.html",
-        {
-            "playbook": playbook,
-            "highlighted": highlight_yaml(content),
-            "sha256": services.sha256_text(content),
-            "lines": len(content.splitlines()),
-        },
-    )
+    context = {
+        "playbook": playbook,
+        "highlighted": highlight_yaml(content),
+        "sha256": sha256_text(content),
+        "lines": len(content.splitlines()),
+    }
+    return render(request, "automation/playbook_detail.html", context)
 
 
 def _active_or_redirect(request, playbook):
     if not playbook.is_active:
         messages.error(request, f"Playbook {playbook.name} is deleted: undelete it first.")
-        return redirect("playbook_detail", pk=playbook.pk)
+        return redirect(playbook)
     return None
 
 
 @admin_required
 def playbook_edit(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
+    playbook = playbook_get(pk=pk)
     if response := _active_or_redirect(request, playbook):
         return response
-    current = playbook.read_content()
-    initial = {
-        "name": playbook.name,
-        "description": playbook.description,
-        "content": current,
-        "base_sha256": services.sha256_text(current),
-    }
-    form = PlaybookForm(request.POST or None, initial=initial, instance_pk=playbook.pk)
+    form = PlaybookForm.editing(playbook, request.POST or None)
     conflict = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.playbook_update(
+            playbook_update(
                 playbook=playbook,
                 user=request.user,
                 content=data["content"],
@@ -131,25 +121,22 @@ def playbook_edit(request, pk):
                 name=data["name"],
                 description=data["description"],
             )
-        except services.EditConflict as exc:
+        except EditConflict as exc:
             conflict = _conflict(form, exc.current_content, data["content"])
-        except services.NameTaken as exc:
+        except NameTaken as exc:
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Playbook {data['name']} saved.")
-            return redirect("playbook_detail", pk=playbook.pk)
-    return render(
-        request,
-        "automation/playbook_form.html",
-        {"form": form, "playbook": playbook, "conflict": conflict},
-    )
+            return redirect(playbook)
+    context = {"form": form, "playbook": playbook, "conflict": conflict}
+    return render(request, "automation/playbook_form.html", context)
 
 
 def _conflict(form, newer, mine):
     """Keep the user's text, move the form's base to the newer version (a deliberate second
     save then overwrites it), and return the diff from the newer version to the user's text."""
     data = form.data.copy()
-    data["base_sha256"] = services.sha256_text(newer)
+    data["base_sha256"] = sha256_text(newer)
     form.data = data
     form.add_error(
         None,
@@ -161,23 +148,20 @@ def _conflict(form, newer, mine):
 
 @admin_required
 def playbook_replace(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
+    playbook = playbook_get(pk=pk)
     if response := _active_or_redirect(request, playbook):
         return response
-    base = services.sha256_text(playbook.read_content())
-    form = PlaybookReplaceForm(
-        request.POST or None, request.FILES or None, initial={"base_sha256": base}
-    )
+    form = PlaybookReplaceForm.replacing(playbook, request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.playbook_update(
+            playbook_update(
                 playbook=playbook,
                 user=request.user,
                 content=form.cleaned_data["file"],
                 base_sha256=form.cleaned_data["base_sha256"] or None,
                 action=PlaybookVersion.Action.REPLACED,
             )
-        except services.EditConflict:
+        except EditConflict:
             form.add_error(
                 None,
                 "The playbook changed since this page was loaded. Nothing was "
@@ -185,16 +169,17 @@ def playbook_replace(request, pk):
             )
         else:
             messages.success(request, f"Playbook {playbook.name} replaced.")
-            return redirect("playbook_detail", pk=playbook.pk)
-    return render(request, "automation/playbook_upload.html", {"form": form, "playbook": playbook})
+            return redirect(playbook)
+    context = {"form": form, "playbook": playbook}
+    return render(request, "automation/playbook_upload.html", context)
 
 
 @admin_required
 def playbook_delete(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
+    playbook = playbook_get(pk=pk)
     if request.method != "POST":
         return render(request, "automation/playbook_confirm_delete.html", {"playbook": playbook})
-    services.playbook_delete(playbook=playbook, user=request.user)
+    playbook_set_active(playbook=playbook, user=request.user, active=False)
     messages.success(
         request, f"Playbook {playbook.name} deleted. Its history is kept; it can be undeleted."
     )
@@ -204,91 +189,66 @@ def playbook_delete(request, pk):
 @admin_required
 @require_POST
 def playbook_undelete(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
-    services.playbook_undelete(playbook=playbook, user=request.user)
+    playbook = playbook_set_active(playbook=playbook_get(pk=pk), user=request.user, active=True)
     messages.success(request, f"Playbook {playbook.name} undeleted.")
-    return redirect("playbook_detail", pk=pk)
+    return redirect(playbook)
 
 
-def playbook_history(request, pk):
-    playbook = get_object_or_404(Playbook, pk=pk)
-    versions = (
-        PlaybookVersion.objects.filter(playbook_id=pk)
-        .select_related("user")
-        .defer(*HISTORY_LIST_FIELDS)
-        .order_by("-id")
-    )
-    page = Paginator(versions, 25).get_page(request.GET.get("page"))
+def playbook_history_view(request, pk):
+    playbook = playbook_get(pk=pk)
+    page = Paginator(playbook_versions(playbook_id=pk), 25).get_page(request.GET.get("page"))
     return render(request, "automation/playbook_history.html", {"playbook": playbook, "page": page})
 
 
-def _version(pk, raw_id):
-    """A history row of playbook ``pk`` from a query-string id; 404 for anything else."""
+def _version_id(raw):
+    """A version id from the query string (None when absent); 404 for anything else."""
+    if not raw:
+        return None
     try:
-        version_id = int(raw_id)
-    except (TypeError, ValueError):
+        return int(raw)
+    except ValueError:
         raise Http404("Not a version id.") from None
-    return get_object_or_404(PlaybookVersion, pk=version_id, playbook_id=pk)
 
 
 def playbook_diff(request, pk):
-    versions = PlaybookVersion.objects.filter(playbook_id=pk)
-    if not versions.exists():
-        raise Http404("No history for this playbook.")
-    raw_to, raw_from = request.GET.get("to"), request.GET.get("from")
-    to = _version(pk, raw_to) if raw_to else versions.order_by("-id").first()
-    if raw_from:
-        base = _version(pk, raw_from)
-    else:
-        base = versions.filter(id__lt=to.id).order_by("-id").first()
-    rows = side_by_side(base.new_content if base else "", to.new_content)
-    added, removed = stats(rows)
-    return render(
-        request,
-        "automation/playbook_diff.html",
-        {
-            "playbook": Playbook.objects.filter(pk=pk).first(),
-            "playbook_id": pk,
-            "base": base,
-            "to": to,
-            "rows": rows,
-            "added": added,
-            "removed": removed,
-            "choices": versions.select_related("user")
-            .defer(*HISTORY_LIST_FIELDS)
-            .order_by("-id")[:200],
-        },
+    diff = playbook_version_diff(
+        playbook_id=pk,
+        to_id=_version_id(request.GET.get("to")),
+        from_id=_version_id(request.GET.get("from")),
     )
+    rows = side_by_side(diff.base.new_content if diff.base else "", diff.to.new_content)
+    added, removed = stats(rows)
+    context = {
+        "playbook": diff.playbook,
+        "playbook_id": pk,
+        "base": diff.base,
+        "to": diff.to,
+        "rows": rows,
+        "added": added,
+        "removed": removed,
+        "choices": diff.choices,
+    }
+    return render(request, "automation/playbook_diff.html", context)
 
 
 @admin_required
 @require_POST
-def playbook_restore(request, pk, version_id):
-    playbook = get_object_or_404(Playbook, pk=pk)
-    version = get_object_or_404(PlaybookVersion, pk=version_id, playbook_id=pk)
+def playbook_restore_view(request, pk, version_id):
+    playbook = playbook_get(pk=pk)
+    version = playbook_version_get(playbook_id=pk, version_id=version_id)
     if response := _active_or_redirect(request, playbook):
         return response
-    services.playbook_restore(playbook=playbook, version=version, user=request.user)
+    playbook_restore(playbook=playbook, version=version, user=request.user)
     messages.success(request, f"Version #{version.pk} of {playbook.name} restored.")
     return redirect("playbook_history", pk=pk)
 
 
 def playbook_history_all(request):
     form = HistoryFilterForm(request.GET or None)
-    entries = (
-        PlaybookVersion.objects.select_related("user").defer(*HISTORY_LIST_FIELDS).order_by("-id")
-    )
-    if form.is_bound and form.is_valid():
-        entries = form.filter(entries)
-    elif form.is_bound:
-        entries = entries.none()
+    if form.is_bound and not form.is_valid():
+        entries = []  # the form says what is wrong; no rows
+    else:
+        entries = playbook_history(**(form.cleaned_data if form.is_bound else {}))
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "automation/playbook_history_all.html",
-        {
-            "form": form,
-            "page": page,
-            "playbooks": Playbook.objects.order_by("name").values_list("pk", "name"),
-        },
-    )
+    context = {"form": form, "page": page, "playbooks": playbook_choices()}
+    return render(request, "automation/playbook_history_all.html", context)

@@ -343,7 +343,7 @@ def test_restore_writes_a_restored_entry(as_admin):
 
 def test_restore_of_another_playbooks_version_is_404(as_admin):
     one, other = PlaybookFactory(), PlaybookFactory()
-    services.playbook_delete(playbook=other, user=None)
+    services.playbook_set_active(playbook=other, user=None, active=False)
     version = PlaybookVersion.objects.get(playbook_id=other.pk)
     assert as_admin.post(f"/playbooks/{one.pk}/restore/{version.pk}/").status_code == 404
 
@@ -377,14 +377,14 @@ def test_diff_between_any_two_versions(as_admin):
 )
 def test_bad_diff_query_strings_are_404(as_admin, query):
     playbook = PlaybookFactory()
-    services.playbook_delete(playbook=playbook, user=None)
+    services.playbook_set_active(playbook=playbook, user=None, active=False)
     assert as_admin.get(f"/playbooks/{playbook.pk}/diff/{query}").status_code == 404
 
 
 def test_diff_with_a_version_of_another_playbook_is_404(as_admin):
     one, other = PlaybookFactory(), PlaybookFactory()
-    services.playbook_delete(playbook=one, user=None)
-    services.playbook_delete(playbook=other, user=None)
+    services.playbook_set_active(playbook=one, user=None, active=False)
+    services.playbook_set_active(playbook=other, user=None, active=False)
     theirs = PlaybookVersion.objects.get(playbook_id=other.pk)
     assert as_admin.get(f"/playbooks/{one.pk}/diff/?to={theirs.pk}").status_code == 404
 
@@ -408,8 +408,8 @@ def test_bad_history_filters_give_a_message_not_a_500(as_admin, query):
 
 def test_history_filters(as_admin, admin, user):
     a, b = PlaybookFactory(name="Alpha"), PlaybookFactory(name="Beta")
-    services.playbook_delete(playbook=a, user=admin)
-    services.playbook_delete(playbook=b, user=user)
+    services.playbook_set_active(playbook=a, user=admin, active=False)
+    services.playbook_set_active(playbook=b, user=user, active=False)
     text = as_admin.get(f"/playbooks/history/?user={admin.pk}").content.decode()
     assert "Alpha" in text.split('id="history"')[1] and "Beta" not in text.split('id="history"')[1]
     text = as_admin.get(f"/playbooks/history/?playbook={b.pk}").content.decode()
@@ -483,8 +483,8 @@ def test_user_cannot_write_playbooks(as_user, method, url):
 )
 def test_user_reads_playbooks(as_user, url):
     playbook = PlaybookFactory()
-    services.playbook_delete(playbook=playbook, user=None)
-    services.playbook_undelete(playbook=playbook, user=None)
+    services.playbook_set_active(playbook=playbook, user=None, active=False)
+    services.playbook_set_active(playbook=playbook, user=None, active=True)
     assert as_user.get(url.format(pk=playbook.pk)).status_code == 200
 
 
