@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from auditing.models import AuditLog, PlaybookAuditLog
+from auditing.models import AuditLog
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,11 +24,3 @@ class AuditLogAdmin(ReadOnlyAdmin):
     list_filter = ("action", "resource_type")
     list_select_related = ("user",)
     search_fields = ("resource_id",)
-
-
-@admin.register(PlaybookAuditLog)
-class PlaybookAuditLogAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "playbook_name", "action", "user", "ip_address")
-    list_filter = ("action",)
-    list_select_related = ("user",)
-    search_fields = ("playbook_name",)

@@ -17,7 +17,7 @@ def reap_on_worker_start(sender, proc_name, **kwargs):
     """A new worker process: jobs whose worker died (e.g. killed mid-run) are failed now."""
     import logging
 
-    from automation.services_jobs import jobs_reap
+    from automation.services.jobs import jobs_reap
     from automation.tasks import close_stale_connections
 
     try:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-from automation import sandbox
+from automation.runner import sandbox
 
 
 @register()

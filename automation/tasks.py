@@ -6,8 +6,8 @@ import socket
 from django.db import close_old_connections, connection
 
 from auditing.context import audit_context
-from automation import runner
 from automation.models import Job
+from automation.runner.execute import execute
 
 
 def worker_name():
@@ -30,7 +30,7 @@ def run_job(job_pk):
         if job is None or not job.start(worker=worker_name()):
             return "skipped"
         with audit_context(user=job.user, source="worker"):
-            runner.execute(job)
+            execute(job)
         return job.status
     finally:
         close_stale_connections()

@@ -15,7 +15,7 @@ import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from automation import sandbox
+from automation.runner import sandbox
 
 PLAY_KEYS = {"hosts", "import_playbook", "ansible.builtin.import_playbook"}
 SYNTAX_CHECK_TIMEOUT = 60

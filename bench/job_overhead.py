@@ -20,8 +20,8 @@ from _jobs import QCluster, bare_run, demo_objects  # noqa: E402
 from django.db import transaction  # noqa: E402
 
 from automation.models import Job  # noqa: E402
-from automation.services import playbook_create  # noqa: E402
-from automation.services_jobs import job_launch  # noqa: E402
+from automation.services.jobs import job_launch  # noqa: E402
+from automation.services.playbooks import playbook_create  # noqa: E402
 
 PLAYBOOK = "- name: Five tasks\n  hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(
     f"    - name: Task {i}\n      ansible.builtin.debug:\n        msg: step {i}\n"

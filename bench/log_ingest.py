@@ -55,7 +55,7 @@ def worker(job_pk):
 
 def platform_run(count):
     from automation.models import Job, JobLog
-    from automation.services import playbook_create
+    from automation.services.playbooks import playbook_create
 
     user, server = demo_objects()
     playbook = playbook_create(

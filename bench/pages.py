@@ -29,8 +29,12 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from auditing.models import PlaybookAuditLog  # noqa: E402
-from automation.models import Job, JobLog, Playbook  # noqa: E402
+from automation.models import (  # noqa: E402
+    Job,
+    JobLog,
+    Playbook,
+    PlaybookVersion,  # noqa: E402
+)
 from inventory.models import Server  # noqa: E402
 
 BIG_TABLES = ("jobs", "job_logs", "audit_logs")
@@ -78,10 +82,10 @@ def pages():
     playbook = Playbook.objects.filter(jobs__isnull=False).first() or Playbook.objects.first()
     server = Server.objects.first()
     user = User.objects.filter(jobs__isnull=False).first() or User.objects.first()
-    version = PlaybookAuditLog.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
+    version = PlaybookVersion.objects.filter(playbook_id=playbook.pk).order_by("-id").first()
     job = big_job()
     oldest = Job.objects.order_by("created_at", "id").first()
-    from automation.views_jobs import _encode_cursor
+    from automation.forms.jobs import encode_cursor
 
     return [
         ("dashboard", "/"),
@@ -98,7 +102,7 @@ def pages():
         ("jobs by server", f"/jobs/?server={server.pk}"),
         ("jobs by user", f"/jobs/?user={user.pk}"),
         ("jobs date range", "/jobs/?date_from=2026-06-01&date_to=2026-06-07"),
-        ("jobs deep page", f"/jobs/?before={_encode_cursor(oldest)}"),
+        ("jobs deep page", f"/jobs/?before={encode_cursor(oldest)}"),
         ("job 100k lines", f"/jobs/{job.job_id}/"),
         # A finished job's console answers 286: htmx stops polling (by design).
         ("job log after", f"/jobs/{job.job_id}/log/?after={BIG_JOB_LINES - 500}", 286),

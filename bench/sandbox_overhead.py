@@ -29,7 +29,7 @@ from django.conf import settings  # noqa: E402
 from django.db import transaction  # noqa: E402
 
 from automation.models import Job  # noqa: E402
-from automation.services import playbook_create  # noqa: E402
+from automation.services.playbooks import playbook_create  # noqa: E402
 from automation.tasks import run_job  # noqa: E402
 
 PLAYBOOK = "- name: Five tasks\n  hosts: all\n  gather_facts: false\n  tasks:\n" + "".join(

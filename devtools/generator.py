@@ -20,9 +20,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
-from auditing.models import AuditLog, PlaybookAuditLog
-from automation.models import Job, JobLog
-from automation.services import playbook_create
+from auditing.models import AuditLog
+from automation.models import Job, JobLog, PlaybookVersion
+from automation.services.playbooks import playbook_create
 from automation.storage import sha256_text
 from infra_automation.db import insert_sql
 from inventory.models import Server, ServerMetric
@@ -257,7 +257,7 @@ class Generator:
             playbook = playbook_create(
                 name=f"gen-playbook-{i:03d}", description=MARKER, content=contents[-1], user=None
             )
-            PlaybookAuditLog.objects.filter(playbook_id=playbook.pk).delete()
+            PlaybookVersion.objects.filter(playbook_id=playbook.pk).delete()
             moments = sorted([self.start] + [self.moment() for _ in range(self.versions - 1)])
             old = ""
             line = []
@@ -281,7 +281,7 @@ class Generator:
                 old = content
             self.timeline[playbook.pk] = line
         insert(
-            PlaybookAuditLog,
+            PlaybookVersion,
             [
                 "playbook_id",
                 "playbook_name",
@@ -501,7 +501,7 @@ class Generator:
             Server.objects.filter(hostname__startswith="gen").values_list("id", flat=True)
         )
         self.timeline = {}
-        versions = PlaybookAuditLog.objects.filter(playbook_name__startswith="gen-playbook-")
+        versions = PlaybookVersion.objects.filter(playbook_name__startswith="gen-playbook-")
         for pk, at, sha in versions.order_by("created_at").values_list(
             "playbook_id", "created_at", "new_sha256"
         ):

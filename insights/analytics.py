@@ -15,8 +15,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from auditing.models import PlaybookAuditLog
-from automation.models import Job, Playbook
+from automation.models import Job, Playbook, PlaybookVersion
 from insights.models import (
     DURATION_EDGES,
     AuditDailyStat,
@@ -418,7 +417,7 @@ def _audit_versions(keys):
     if not keys:
         return {}
     entries = (
-        PlaybookAuditLog.objects.filter(
+        PlaybookVersion.objects.filter(
             new_sha256__in={sha for _, sha in keys}, playbook_id__in={pid for pid, _ in keys}
         )
         .values("id", "playbook_id", "new_sha256", "created_at")

@@ -6,9 +6,9 @@ import factory
 from django.utils import timezone
 
 from accounts.models import User
-from auditing.models import AuditLog, PlaybookAuditLog
+from auditing.models import AuditLog
 from automation import storage
-from automation.models import Job, JobLog, Playbook
+from automation.models import Job, JobLog, Playbook, PlaybookVersion
 from inventory.models import Server, ServerMetric
 
 SAMPLE_PLAYBOOK = """\
@@ -107,14 +107,14 @@ class AuditLogFactory(factory.django.DjangoModelFactory):
     ip_address = "127.0.0.1"
 
 
-class PlaybookAuditLogFactory(factory.django.DjangoModelFactory):
+class PlaybookVersionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = PlaybookAuditLog
+        model = PlaybookVersion
 
     playbook_id = factory.Sequence(lambda n: n + 1)
     playbook_name = factory.Sequence(lambda n: f"Playbook {n}")
     user = factory.SubFactory(UserFactory)
-    action = PlaybookAuditLog.Action.UPDATED
+    action = PlaybookVersion.Action.UPDATED
     old_content = ""
     new_content = SAMPLE_PLAYBOOK
     new_sha256 = hashlib.sha256(SAMPLE_PLAYBOOK.encode()).hexdigest()

@@ -21,8 +21,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 from accounts.models import User
 from tests.factories import (
     JobFactory,
-    PlaybookAuditLogFactory,
     PlaybookFactory,
+    PlaybookVersionFactory,
     ServerFactory,
     UserFactory,
 )
@@ -226,7 +226,7 @@ def demo(user, admin, super_admin):
         server=server,
         playbook=playbook,
         job=JobFactory(server=server, playbook=playbook, user=user),
-        version=PlaybookAuditLogFactory(playbook_id=playbook.pk, playbook_name=playbook.name),
+        version=PlaybookVersionFactory(playbook_id=playbook.pk, playbook_name=playbook.name),
         local_server=ServerFactory(connection="local"),
     )
 

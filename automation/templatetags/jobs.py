@@ -1,6 +1,6 @@
 from django import template
 
-from automation.logs import console_text
+from automation.console import console_text
 
 register = template.Library()
 

@@ -2,8 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from auditing.models import PlaybookAuditLog
-from automation.models import Playbook
+from automation.models import Playbook, PlaybookVersion
 from inventory.models import Server
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +17,7 @@ def test_seed_demo_is_idempotent(monkeypatch, capsys):
     assert User.objects.count() == 1
     assert Server.objects.get().connection == Server.Connection.LOCAL
     assert Playbook.objects.count() == 2
-    assert PlaybookAuditLog.objects.count() == 2
+    assert PlaybookVersion.objects.count() == 2
     for playbook in Playbook.objects.all():
         assert playbook.read_content().startswith("- name:")
 

@@ -41,7 +41,7 @@ def test_url_passwords_are_masked_at_every_depth():
 
 
 def test_launch_masks_url_passwords_on_the_page_in_the_trail_and_the_export(as_admin, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, server = PlaybookFactory(), ServerFactory()
 
     as_admin.post(

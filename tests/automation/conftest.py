@@ -2,7 +2,7 @@
 
 import pytest
 
-from automation import services
+from automation.services import playbooks as services
 from inventory.models import Server
 from tests.factories import ServerFactory
 from tests.worker import wait_for  # noqa: F401 - the job tests import it from here

@@ -4,7 +4,7 @@ download, including from rows stored before the rule existed."""
 
 import pytest
 
-from automation.logs import console_text
+from automation.console import console_text
 from tests.factories import JobFactory, JobLogFactory
 
 pytestmark = pytest.mark.django_db

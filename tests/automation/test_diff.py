@@ -1,6 +1,6 @@
 from automation.diff import side_by_side, stats
 from automation.highlight import highlight_yaml
-from automation.services import change_summary, task_names
+from automation.services.playbooks import change_summary, task_names
 
 OLD = "".join(f"line {i}\n" for i in range(30))
 

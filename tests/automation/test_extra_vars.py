@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from auditing.models import AuditLog
 from automation.models import Job
-from automation.services_jobs import EXTRA_VARS_MAX_DEPTH, job_launch, parse_extra_vars
+from automation.services.jobs import EXTRA_VARS_MAX_DEPTH, job_launch, parse_extra_vars
 from tests.factories import PlaybookFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +45,7 @@ def target(db):
 def test_bad_extra_vars_are_a_form_message_and_nothing_is_written(
     as_user, target, monkeypatch, text, message
 ):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, server = target
     audit_rows = AuditLog.objects.count()
     response = as_user.post(
@@ -79,7 +79,7 @@ def test_job_launch_validates_programmatic_extra_vars_the_same_way(user, target,
 def test_the_deepest_allowed_extra_vars_are_stored_with_their_audit_row(user, target, monkeypatch):
     """The limit leaves room for the audit row, which nests the extra vars deeper still (the
     database refuses JSON deeper than 32 levels on MariaDB)."""
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, server = target
     value = parse_extra_vars(json.dumps(nested(EXTRA_VARS_MAX_DEPTH)), user=user)
     job = job_launch(playbook=playbook, server=server, user=user, extra_vars=value)

@@ -32,7 +32,7 @@ def post_launch(client, playbook, server, extra_vars="", check_mode=False):
 
 
 def test_user_launches_a_job_and_lands_on_its_page(as_user, user, target, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, server = target
     response = post_launch(as_user, playbook, server, '{"version": "2"}', check_mode=True)
     job = Job.objects.get()
@@ -50,7 +50,7 @@ def test_launch_enqueues_after_commit_and_saves_the_task_id(
 ):
     calls = []
     monkeypatch.setattr(
-        "automation.services_jobs.async_task", lambda *a, **k: calls.append((a, k)) or "task-123"
+        "automation.services.jobs.async_task", lambda *a, **k: calls.append((a, k)) or "task-123"
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         post_launch(as_user, *target)
@@ -97,7 +97,7 @@ def test_oversize_extra_vars_are_refused(as_user, target, settings):
 
 
 def test_admin_may_set_ansible_keys(as_admin, target, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     post_launch(as_admin, *target, '{"ansible_connection": "local"}')
     assert Job.objects.get().extra_vars == {"ansible_connection": "local"}
 
@@ -111,7 +111,7 @@ def test_inactive_playbook_or_server_cannot_run(as_user):
 
 
 def test_every_role_runs_on_local_servers_inside_the_sandbox(as_user, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, local = PlaybookFactory(), ServerFactory(connection=Server.Connection.LOCAL)
     assert post_launch(as_user, playbook, local).status_code == 302
 
@@ -120,7 +120,7 @@ def test_without_the_sandbox_only_super_admins_run_on_local_servers(
     as_admin, as_super_admin, monkeypatch, settings
 ):
     settings.RUNNER_SANDBOX = "off"
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     playbook, local = PlaybookFactory(), ServerFactory(connection=Server.Connection.LOCAL)
     assert b"valid choice" in post_launch(as_admin, playbook, local).content
     assert post_launch(as_super_admin, playbook, local).status_code == 302
@@ -370,7 +370,7 @@ def test_cancel_needs_post(as_user, user):
 
 
 def test_relaunch_copies_the_parameters(as_user, user, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     old = JobFactory(status="failed", extra_vars={"a": 1}, check_mode=True)
     response = as_user.post(f"/jobs/{old.job_id}/relaunch/")
     new = Job.objects.exclude(pk=old.pk).get()
@@ -386,7 +386,7 @@ def test_relaunch_copies_the_parameters(as_user, user, monkeypatch):
 
 
 def test_user_cannot_relaunch_an_admins_job_with_ansible_keys(as_user, monkeypatch):
-    monkeypatch.setattr("automation.services_jobs._enqueue", lambda job: None)
+    monkeypatch.setattr("automation.services.jobs._enqueue", lambda job: None)
     old = JobFactory(status="success", extra_vars={"ansible_port": 2222})
     response = as_user.post(f"/jobs/{old.job_id}/relaunch/", follow=True)
     assert b"Only admins may set ansible_port" in response.content
@@ -417,8 +417,8 @@ def test_a_changed_host_key_makes_the_job_fail(
 ):
     from django_q.conf import Conf
 
-    from automation.services import playbook_create
-    from automation.services_jobs import job_launch
+    from automation.services.jobs import job_launch
+    from automation.services.playbooks import playbook_create
 
     monkeypatch.setattr(Conf, "SYNC", True)
     settings.SSH_KNOWN_HOSTS.write_text(

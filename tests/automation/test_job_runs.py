@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from automation.models import Job, JobLog
-from automation.services import sha256_text
-from automation.services_jobs import job_launch
+from automation.services.jobs import job_launch
+from automation.services.playbooks import sha256_text
 from automation.tasks import run_job
 from tests.automation.conftest import tasks_yaml, wait_for
 from tests.factories import JobFactory, ServerFactory

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from auditing.models import AuditLog, PlaybookAuditLog
+from auditing.models import AuditLog
 from automation import storage, validation
-from automation.forms_playbooks import PlaybookMetaMixin
-from automation.models import Playbook
+from automation.forms.playbooks import PlaybookMetaMixin
+from automation.models import Playbook, PlaybookVersion
 from tests.factories import PlaybookFactory
 
 GOOD = "- hosts: all\n  gather_facts: false\n  tasks: []\n"
@@ -21,7 +21,7 @@ RACERS = 4
 @pytest.fixture
 def fast_validation(monkeypatch):
     """The structure check only: the race is about names, not ansible-playbook."""
-    monkeypatch.setattr("automation.forms_playbooks.validate_playbook", validation.check_structure)
+    monkeypatch.setattr("automation.forms.playbooks.validate_playbook", validation.check_structure)
 
 
 def files(settings):
@@ -66,7 +66,7 @@ def test_concurrent_creates_with_one_name_leave_one_playbook(
     assert all("already exists" in " ".join(r.context["form"].errors["name"]) for r in losers)
     playbook = Playbook.objects.get()
     assert files(settings) == [playbook.file_path]  # no orphan file, no temporary file
-    assert PlaybookAuditLog.objects.count() == 1
+    assert PlaybookVersion.objects.count() == 1
     assert AuditLog.objects.filter(resource_type="playbook", action="CREATE").count() == 1
 
 
@@ -86,4 +86,4 @@ def test_a_rename_losing_the_race_is_a_form_message(
     assert "already exists" in " ".join(response.context["form"].errors["name"])
     mine.refresh_from_db()
     assert mine.name == "Mine" and theirs.name == "Theirs"
-    assert files(settings) == before and PlaybookAuditLog.objects.count() == 0
+    assert files(settings) == before and PlaybookVersion.objects.count() == 0

@@ -5,9 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from auditing.models import PlaybookAuditLog
-from automation import services
-from automation.models import Playbook
+from automation.models import Playbook, PlaybookVersion
+from automation.services import playbooks as services
 from tests.factories import SAMPLE_PLAYBOOK, JobFactory, PlaybookFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +45,7 @@ def test_admin_creates_a_playbook_stored_under_a_generated_name(as_admin, admin,
     playbook = Playbook.objects.get()
     assert response.status_code == 302 and response.url == f"/playbooks/{playbook.pk}/"
     assert playbook.file_path.startswith("playbook-") and playbook.read_content() == GOOD
-    entry = PlaybookAuditLog.objects.get()
+    entry = PlaybookVersion.objects.get()
     assert (entry.action, entry.user, entry.new_content, entry.old_content) == (
         "created",
         admin,
@@ -83,7 +82,7 @@ def test_invalid_content_is_refused_and_nothing_stored(as_admin, settings, conte
     response = create(as_admin, content=content)
     assert response.status_code == 200
     assert message in response.content.decode()
-    assert not Playbook.objects.exists() and not PlaybookAuditLog.objects.exists()
+    assert not Playbook.objects.exists() and not PlaybookVersion.objects.exists()
     assert files(settings) == []
 
 
@@ -122,7 +121,7 @@ def test_a_failing_database_write_leaves_no_file(db, settings):
     with pytest.raises(services.NameTaken, match="already exists"):
         services.playbook_create(name="Taken", description="", content=GOOD, user=None)
     assert files(settings) == before
-    assert PlaybookAuditLog.objects.count() == 0
+    assert PlaybookVersion.objects.count() == 0
 
 
 # --- upload ----------------------------------------------------------------------------
@@ -142,7 +141,7 @@ def test_upload_creates_a_playbook_and_ignores_the_uploaded_name(as_admin, setti
     assert "passwd" not in playbook.file_path and playbook.file_path.startswith("playbook-")
     assert playbook.absolute_path.parent == settings.PLAYBOOKS_DIR.resolve()
     assert not (tmp_path / "etc").exists()
-    assert PlaybookAuditLog.objects.get().action == "uploaded"
+    assert PlaybookVersion.objects.get().action == "uploaded"
 
 
 def test_upload_with_a_utf8_bom_is_accepted(as_admin):
@@ -210,7 +209,7 @@ def test_edit_writes_a_new_version_and_removes_the_old_file(
     playbook.refresh_from_db()
     assert playbook.read_content() == new and playbook.file_path != old_file
     assert files(settings) == [playbook.file_path]
-    entry = PlaybookAuditLog.objects.get()
+    entry = PlaybookVersion.objects.get()
     assert entry.old_content == GOOD and entry.new_content == new
     assert "+1 -1 lines" in entry.changes_description
     assert "tasks added: Install apache" in entry.changes_description
@@ -233,7 +232,7 @@ def test_two_concurrent_edits_the_second_gets_the_conflict_and_keeps_its_text(
     assert 'class="diff"' in text and "first editor" in text  # diff to the newer version
     playbook.refresh_from_db()
     assert playbook.read_content() == first  # nothing lost: the first save stands
-    assert PlaybookAuditLog.objects.count() == 1
+    assert PlaybookVersion.objects.count() == 1
     # Saving again after review is deliberate: the form now carries the newer version's sha.
     assert f'value="{services.sha256_text(first)}"' in text
     assert edit(client, playbook, second, services.sha256_text(first)).status_code == 302
@@ -253,7 +252,7 @@ def test_rename_through_edit(as_admin):
     playbook = PlaybookFactory(content=GOOD)
     edit(as_admin, playbook, GOOD, services.sha256_text(GOOD), name="Renamed")
     playbook.refresh_from_db()
-    assert playbook.name == "Renamed" and PlaybookAuditLog.objects.get().playbook_name == "Renamed"
+    assert playbook.name == "Renamed" and PlaybookVersion.objects.get().playbook_name == "Renamed"
 
 
 def test_replace_by_upload(as_admin):
@@ -265,7 +264,7 @@ def test_replace_by_upload(as_admin):
     )
     assert response.status_code == 302
     playbook.refresh_from_db()
-    assert playbook.read_content() == new and PlaybookAuditLog.objects.get().action == "replaced"
+    assert playbook.read_content() == new and PlaybookVersion.objects.get().action == "replaced"
 
 
 def test_replace_after_someone_else_changed_it_is_refused(as_admin):
@@ -290,7 +289,7 @@ def test_delete_is_soft_and_history_survives(as_admin):
     playbook.refresh_from_db()
     assert not playbook.is_active and playbook.read_content() == GOOD
     assert job.playbook_id == playbook.pk
-    assert PlaybookAuditLog.objects.get().action == "deleted"
+    assert PlaybookVersion.objects.get().action == "deleted"
     assert b"deleted" in as_admin.get(f"/playbooks/{playbook.pk}/history/").content
     assert playbook.name.encode() in as_admin.get("/playbooks/history/?action=deleted").content
     assert playbook.name.encode() not in as_admin.get("/playbooks/").content
@@ -302,7 +301,7 @@ def test_history_survives_even_a_hard_delete(as_admin):
     edit(as_admin, playbook, GOOD.replace("nginx", "x"), services.sha256_text(GOOD))
     pk = playbook.pk
     Playbook.objects.filter(pk=pk).delete()
-    entry = PlaybookAuditLog.objects.get(playbook_id=pk)
+    entry = PlaybookVersion.objects.get(playbook_id=pk)
     response = as_admin.get(f"/playbooks/{pk}/diff/?to={entry.pk}")
     assert response.status_code == 200 and b"Install x" in response.content
 
@@ -311,7 +310,7 @@ def test_undelete(as_admin):
     playbook = PlaybookFactory(is_active=False)
     as_admin.post(f"/playbooks/{playbook.pk}/undelete/")
     playbook.refresh_from_db()
-    assert playbook.is_active and PlaybookAuditLog.objects.get().action == "undeleted"
+    assert playbook.is_active and PlaybookVersion.objects.get().action == "undeleted"
 
 
 def test_deleted_playbook_cannot_be_edited_until_undeleted(as_admin):
@@ -330,12 +329,12 @@ def test_restore_writes_a_restored_entry(as_admin):
         content=GOOD.replace("nginx", "v3"),
         base_sha256=services.sha256_text(v2),
     )
-    version = PlaybookAuditLog.objects.order_by("id").first()  # the v2 entry
+    version = PlaybookVersion.objects.order_by("id").first()  # the v2 entry
     response = as_admin.post(f"/playbooks/{first.pk}/restore/{version.pk}/")
     assert response.status_code == 302
     playbook.refresh_from_db()
     assert playbook.read_content() == v2
-    latest = PlaybookAuditLog.objects.order_by("-id").first()
+    latest = PlaybookVersion.objects.order_by("-id").first()
     assert (
         latest.action == "restored"
         and f"restored version #{version.pk}" in latest.changes_description
@@ -344,8 +343,8 @@ def test_restore_writes_a_restored_entry(as_admin):
 
 def test_restore_of_another_playbooks_version_is_404(as_admin):
     one, other = PlaybookFactory(), PlaybookFactory()
-    services.playbook_delete(playbook=other, user=None)
-    version = PlaybookAuditLog.objects.get(playbook_id=other.pk)
+    services.playbook_set_active(playbook=other, user=None, active=False)
+    version = PlaybookVersion.objects.get(playbook_id=other.pk)
     assert as_admin.post(f"/playbooks/{one.pk}/restore/{version.pk}/").status_code == 404
 
 
@@ -368,7 +367,7 @@ def test_diff_between_any_two_versions(as_admin):
         playbook=playbook, user=None, content=GOOD + "# a\n", base_sha256=None
     )
     services.playbook_update(playbook=a, user=None, content=GOOD + "# b\n", base_sha256=None)
-    v1, v2 = PlaybookAuditLog.objects.order_by("id")
+    v1, v2 = PlaybookVersion.objects.order_by("id")
     response = as_admin.get(f"/playbooks/{playbook.pk}/diff/?from={v1.pk}&to={v2.pk}")
     assert b"# a" in response.content and b"# b" in response.content
 
@@ -378,15 +377,15 @@ def test_diff_between_any_two_versions(as_admin):
 )
 def test_bad_diff_query_strings_are_404(as_admin, query):
     playbook = PlaybookFactory()
-    services.playbook_delete(playbook=playbook, user=None)
+    services.playbook_set_active(playbook=playbook, user=None, active=False)
     assert as_admin.get(f"/playbooks/{playbook.pk}/diff/{query}").status_code == 404
 
 
 def test_diff_with_a_version_of_another_playbook_is_404(as_admin):
     one, other = PlaybookFactory(), PlaybookFactory()
-    services.playbook_delete(playbook=one, user=None)
-    services.playbook_delete(playbook=other, user=None)
-    theirs = PlaybookAuditLog.objects.get(playbook_id=other.pk)
+    services.playbook_set_active(playbook=one, user=None, active=False)
+    services.playbook_set_active(playbook=other, user=None, active=False)
+    theirs = PlaybookVersion.objects.get(playbook_id=other.pk)
     assert as_admin.get(f"/playbooks/{one.pk}/diff/?to={theirs.pk}").status_code == 404
 
 
@@ -409,8 +408,8 @@ def test_bad_history_filters_give_a_message_not_a_500(as_admin, query):
 
 def test_history_filters(as_admin, admin, user):
     a, b = PlaybookFactory(name="Alpha"), PlaybookFactory(name="Beta")
-    services.playbook_delete(playbook=a, user=admin)
-    services.playbook_delete(playbook=b, user=user)
+    services.playbook_set_active(playbook=a, user=admin, active=False)
+    services.playbook_set_active(playbook=b, user=user, active=False)
     text = as_admin.get(f"/playbooks/history/?user={admin.pk}").content.decode()
     assert "Alpha" in text.split('id="history"')[1] and "Beta" not in text.split('id="history"')[1]
     text = as_admin.get(f"/playbooks/history/?playbook={b.pk}").content.decode()
@@ -463,13 +462,13 @@ def test_xss_payloads_render_escaped_everywhere(as_admin):
 def test_user_cannot_write_playbooks(as_user, method, url):
     playbook = PlaybookFactory(content=GOOD)
     services.playbook_update(playbook=playbook, user=None, content=GOOD + "#\n", base_sha256=None)
-    version = PlaybookAuditLog.objects.get()
+    version = PlaybookVersion.objects.get()
     response = getattr(as_user, method)(
         url.format(pk=playbook.pk, v=version.pk), {"name": "x", "content": GOOD}
     )
     assert response.status_code == 403
     playbook.refresh_from_db()
-    assert playbook.is_active and PlaybookAuditLog.objects.count() == 1
+    assert playbook.is_active and PlaybookVersion.objects.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -484,8 +483,8 @@ def test_user_cannot_write_playbooks(as_user, method, url):
 )
 def test_user_reads_playbooks(as_user, url):
     playbook = PlaybookFactory()
-    services.playbook_delete(playbook=playbook, user=None)
-    services.playbook_undelete(playbook=playbook, user=None)
+    services.playbook_set_active(playbook=playbook, user=None, active=False)
+    services.playbook_set_active(playbook=playbook, user=None, active=True)
     assert as_user.get(url.format(pk=playbook.pk)).status_code == 200
 
 
@@ -505,8 +504,8 @@ def count_queries(client, url):
 
 
 def add_versions(playbook, n):
-    PlaybookAuditLog.objects.bulk_create(
-        PlaybookAuditLog(
+    PlaybookVersion.objects.bulk_create(
+        PlaybookVersion(
             playbook_id=playbook.pk,
             playbook_name=playbook.name,
             action="updated",

@@ -18,10 +18,12 @@ import yaml
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 
-from automation import checks, sandbox, validation
+from automation import checks, validation
 from automation.models import Job, JobLog
-from automation.runner import PROMPT_MESSAGE, unsafe_yaml
-from automation.services_jobs import job_launch
+from automation.runner import sandbox
+from automation.runner.execute import PROMPT_MESSAGE
+from automation.runner.prepare import unsafe_yaml
+from automation.services.jobs import job_launch
 from inventory.models import Server
 from inventory.ssh import known_hosts_adopt
 from tests.automation.conftest import tasks_yaml
@@ -73,7 +75,7 @@ def member(db):
 
 
 def make_playbook(content):
-    from automation import services
+    from automation.services import playbooks as services
 
     return services.playbook_create(
         name=f"Sandbox {time.monotonic_ns()}", description="", content=content, user=None
@@ -102,9 +104,9 @@ def run_on_worker(**launch):
 
 
 def console(job):
-    return "\n".join(JobLog.objects.filter(job=job).order_by("line_number").values_list(
-        "content", flat=True
-    ))
+    return "\n".join(
+        JobLog.objects.filter(job=job).order_by("line_number").values_list("content", flat=True)
+    )
 
 
 def labelled(text, label):

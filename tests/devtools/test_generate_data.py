@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
-from auditing.models import AuditLog, PlaybookAuditLog
-from automation.models import Job, JobLog, Playbook
+from auditing.models import AuditLog
+from automation.models import Job, JobLog, Playbook, PlaybookVersion
 from insights.models import JobDailyStat
 from inventory.models import Server, ServerMetric
 
@@ -45,7 +45,7 @@ def generate(*extra):
 def test_generates_every_table_with_the_requested_counts():
     generate()
     assert Server.objects.count() == 5 and ServerMetric.objects.count() == 20
-    assert Playbook.objects.count() == 3 and PlaybookAuditLog.objects.count() == 9
+    assert Playbook.objects.count() == 3 and PlaybookVersion.objects.count() == 9
     assert Job.objects.count() == 400
     assert abs(JobLog.objects.count() - 4000) <= 40  # --log-lines defaults to 10 a job
     assert AuditLog.objects.filter(details__generated=True).count() == 300
@@ -80,21 +80,21 @@ def test_console_lines_are_numbered_from_one_without_gaps():
 def test_each_job_records_the_version_in_force_when_it_ran():
     generate()
     for job in Job.objects.select_related("playbook")[:50]:
-        versions = PlaybookAuditLog.objects.filter(
+        versions = PlaybookVersion.objects.filter(
             playbook_id=job.playbook_id, created_at__lte=job.created_at
         )
         in_force = (
             versions.order_by("-created_at").first()
-            or PlaybookAuditLog.objects.filter(playbook_id=job.playbook_id)
+            or PlaybookVersion.objects.filter(playbook_id=job.playbook_id)
             .order_by("created_at")
             .first()
         )
         assert job.playbook_sha256 == in_force.new_sha256
-    for version in PlaybookAuditLog.objects.all():
+    for version in PlaybookVersion.objects.all():
         assert version.new_sha256 == hashlib.sha256(version.new_content.encode()).hexdigest()
     playbook = Playbook.objects.first()
     latest = (
-        PlaybookAuditLog.objects.filter(playbook_id=playbook.pk).order_by("-created_at").first()
+        PlaybookVersion.objects.filter(playbook_id=playbook.pk).order_by("-created_at").first()
     )
     assert playbook.read_content() == latest.new_content
 

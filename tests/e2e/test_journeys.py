@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from automation.services import playbook_create
+from automation.services.playbooks import playbook_create
 from inventory.models import Server
 from tests.factories import JobFactory, ServerFactory
 

@@ -30,8 +30,8 @@ from insights.rollup import (
 from tests.factories import (
     AuditLogFactory,
     JobFactory,
-    PlaybookAuditLogFactory,
     PlaybookFactory,
+    PlaybookVersionFactory,
     ServerFactory,
     UserFactory,
 )
@@ -265,14 +265,14 @@ def history(user):
     }
     for name, ((ok1, ko1), (ok2, ko2)) in plan.items():
         pb = PlaybookFactory(name=name)
-        v1 = PlaybookAuditLogFactory(
+        v1 = PlaybookVersionFactory(
             playbook_id=pb.pk,
             playbook_name=name,
             action="created",
             new_sha256=f"{name}-v1",
             created_at=now - timedelta(days=9),
         )
-        v2 = PlaybookAuditLogFactory(
+        v2 = PlaybookVersionFactory(
             playbook_id=pb.pk,
             playbook_name=name,
             action="updated",

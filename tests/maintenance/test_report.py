@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import User
-from auditing.models import AuditLog, PlaybookAuditLog
-from automation.models import Job, JobLog, Playbook
+from auditing.models import AuditLog
+from automation.models import Job, JobLog, Playbook, PlaybookVersion
 from inventory.models import Server, ServerMetric
 from maintenance import dbreport
 from tests.factories import AuditLogFactory, JobFactory, ServerMetricFactory
@@ -18,7 +18,7 @@ from tests.maintenance.helpers import add_lines, backdate
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [User, Server, ServerMetric, Playbook, Job, JobLog, AuditLog, PlaybookAuditLog]
+MODELS = [User, Server, ServerMetric, Playbook, Job, JobLog, AuditLog, PlaybookVersion]
 
 
 @pytest.fixture

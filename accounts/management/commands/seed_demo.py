@@ -10,7 +10,7 @@ from django.db import transaction
 from accounts.models import User
 from auditing.context import audit_context
 from automation.models import Playbook
-from automation.services import playbook_create
+from automation.services.playbooks import playbook_create
 from inventory.models import Server
 
 PING_PLAYBOOK = """\

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from automation.services_jobs import jobs_reap
+from automation.services.jobs import jobs_reap
 
 
 class Command(BaseCommand):

@@ -11,19 +11,19 @@ import difflib
 import yaml
 from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from auditing.context import current_actor
-from auditing.models import PlaybookAuditLog
 from automation import storage
-from automation.models import Playbook
+from automation.models import Playbook, PlaybookVersion
 from automation.storage import sha256_text
 
-Action = PlaybookAuditLog.Action
+Action = PlaybookVersion.Action
 
 
 class EditConflict(Exception):
     """The playbook changed after the editor loaded it; carries the newer content."""
 
-    def __init__(self, current_content):
+    def __init__(self, current_content: str):
         super().__init__("The playbook was changed by someone else while you edited it.")
         self.current_content = current_content
 
@@ -32,11 +32,11 @@ class NameTaken(Exception):
     """Another playbook has this name: the form checked, but a concurrent save won the race
     to the unique index. Nothing of this save was kept."""
 
-    def __init__(self, name):
+    def __init__(self, name: str):
         super().__init__(f"A playbook named {name!r} already exists (it may be deleted).")
 
 
-def _name_taken(name, *, exclude_pk=None):
+def _name_taken(name: str, *, exclude_pk: int | None = None) -> NameTaken | None:
     """NameTaken when an IntegrityError came from the unique name (compared with the column's
     own collation, as the index does), else None."""
     clash = Playbook.objects.filter(name=name)
@@ -45,7 +45,7 @@ def _name_taken(name, *, exclude_pk=None):
     return NameTaken(name) if clash.exists() else None
 
 
-def task_names(text):
+def task_names(text: str) -> list[str]:
     """Names of the tasks, handlers and blocks in a playbook's text (empty if unparsable)."""
     try:
         plays = yaml.safe_load(text)
@@ -71,7 +71,7 @@ def task_names(text):
     return names
 
 
-def change_summary(old, new):
+def change_summary(old: str, new: str) -> str:
     """A human summary such as "+12 -3 lines; tasks added: Install nginx"."""
     added = removed = 0
     for line in difflib.ndiff(old.splitlines(), new.splitlines()):
@@ -88,8 +88,17 @@ def change_summary(old, new):
     return "; ".join(parts)
 
 
-def _record(playbook, action, *, user, old, new, summary=None, ip_address=None):
-    return PlaybookAuditLog.objects.create(
+def _record(
+    playbook: Playbook,
+    action: str,
+    *,
+    user: User | None,
+    old: str,
+    new: str,
+    summary: str | None = None,
+    ip_address: str | None = None,
+) -> PlaybookVersion:
+    return PlaybookVersion.objects.create(
         playbook_id=playbook.pk,
         playbook_name=playbook.name,
         user=user,
@@ -102,7 +111,15 @@ def _record(playbook, action, *, user, old, new, summary=None, ip_address=None):
     )
 
 
-def playbook_create(*, name, description, content, user, ip_address=None, action=Action.CREATED):
+def playbook_create(
+    *,
+    name: str,
+    description: str,
+    content: str,
+    user: User | None,
+    ip_address: str | None = None,
+    action: str = Action.CREATED,
+) -> Playbook:
     """Store a new playbook (content already validated) with its first history entry.
     Raises NameTaken, with no file or row left behind, when the name is already in use."""
     file_path = storage.write(content)
@@ -130,15 +147,15 @@ def playbook_create(*, name, description, content, user, ip_address=None, action
 
 def playbook_update(
     *,
-    playbook,
-    user,
-    content,
-    base_sha256,
-    name=None,
-    description=None,
-    action=Action.UPDATED,
-    note="",
-):
+    playbook: Playbook,
+    user: User | None,
+    content: str,
+    base_sha256: str | None,
+    name: str | None = None,
+    description: str | None = None,
+    action: str = Action.UPDATED,
+    note: str = "",
+) -> Playbook:
     """Save a new version of ``playbook``.
 
     ``base_sha256`` is the sha256 of the content the editor started from; if the stored
@@ -181,33 +198,27 @@ def playbook_update(
     return locked
 
 
-def playbook_delete(*, playbook, user):
-    """Soft delete: the row, its file and its jobs stay; the playbook can no longer run."""
+def playbook_set_active(*, playbook: Playbook, user: User | None, active: bool) -> Playbook:
+    """Delete (``active=False``) or undelete a playbook. Deleting is soft: the row, its file, its
+    jobs and its history stay; a deleted playbook can no longer run or be edited. Writes a
+    ``deleted`` or ``undeleted`` version; nothing when the playbook is already in that state."""
     with transaction.atomic():
         locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
-        if not locked.is_active:
+        if locked.is_active == active:
             return locked
-        locked.is_active = False
+        locked.is_active = active
         locked.save(update_fields=["is_active", "updated_at"])
         content = locked.read_content()
-        _record(locked, Action.DELETED, user=user, old=content, new=content, summary="deleted")
+        action = Action.UNDELETED if active else Action.DELETED
+        _record(locked, action, user=user, old=content, new=content, summary=action)
     return locked
 
 
-def playbook_undelete(*, playbook, user):
-    with transaction.atomic():
-        locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
-        if locked.is_active:
-            return locked
-        locked.is_active = True
-        locked.save(update_fields=["is_active", "updated_at"])
-        content = locked.read_content()
-        _record(locked, Action.UNDELETED, user=user, old=content, new=content, summary="undeleted")
-    return locked
-
-
-def playbook_restore(*, playbook, version, user):
-    """Make ``version`` (a PlaybookAuditLog row of this playbook) the current content."""
+def playbook_restore(
+    *, playbook: Playbook, version: PlaybookVersion, user: User | None
+) -> Playbook:
+    """Make ``version`` (one of this playbook's versions) the current content; writes a
+    ``restored`` version."""
     return playbook_update(
         playbook=playbook,
         user=user,

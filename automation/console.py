@@ -1,4 +1,7 @@
-"""Reading a job's console: line windows, ANSI colours as HTML, plain-text download.
+"""Console lines as people see them: ANSI colours as HTML on the page, plain text in the download
+and in error messages. No database access and no ansible-runner here: the web process renders
+with it (the rows come from automation/selectors/jobs.py), and the worker uses ``console_text``
+to classify lines and write error messages.
 
 Console lines are stored as the playbook printed them, so a task can put any terminal escape
 sequence in the output. Only colours (SGR, ``ESC[...m``) are kept, and only for the page; every
@@ -13,8 +16,6 @@ import re
 from ansi2html import Ansi2HTMLConverter
 from django.utils.safestring import mark_safe
 
-from automation.models import JobLog
-
 TERMINAL_ESCAPES = re.compile(
     r"(\x1b\[[0-9;:]*m)"  # 1: SGR colours and styles, the only sequence kept
     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (hyperlinks, titles) up to BEL or ST
@@ -24,11 +25,6 @@ TERMINAL_ESCAPES = re.compile(
     r"|\x1b"  # a lone ESC
     r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]"  # C0 controls but tab, DEL, C1 controls (8-bit CSI)
 )
-
-WINDOW = 1000
-# Largest line number a cursor may name (the column is a 32-bit positive integer).
-MAX_LINE = 2**31 - 1
-DOWNLOAD_CHUNK = 5000
 
 
 def console_text(content, *, colours=True):
@@ -47,35 +43,6 @@ def line_renderer():
     )
 
 
-def lines(job, *, after=None, before=None, start=None, limit=WINDOW):
-    """A window of at most ``limit`` lines, in order, by the (job, line_number) index:
-    after a line, before a line, from a line, or (none given) the last ones."""
-    rows = JobLog.objects.filter(job=job).only("line_number", "content", "log_level")
-    if after is not None:
-        window = list(rows.filter(line_number__gt=after).order_by("line_number")[:limit])
-    elif start is not None:
-        window = list(rows.filter(line_number__gte=start).order_by("line_number")[:limit])
-    elif before is not None:
-        window = list(rows.filter(line_number__lt=before).order_by("-line_number")[:limit])[::-1]
-    else:
-        window = list(rows.order_by("-line_number")[:limit])[::-1]
-    render = line_renderer()
-    for line in window:
-        line.html = render(line.content)
-    return window
-
-
-def plain_text(job):
-    """The whole console as text without colour codes, read in keyset chunks (memory stays
-    flat; MySQL drivers buffer whole result sets, so no single huge query)."""
-    last = 0
-    while True:
-        chunk = list(
-            JobLog.objects.filter(job=job, line_number__gt=last)
-            .order_by("line_number")
-            .values_list("line_number", "content")[:DOWNLOAD_CHUNK]
-        )
-        if not chunk:
-            return
-        yield "".join(console_text(content, colours=False) + "\n" for _, content in chunk)
-        last = chunk[-1][0]
+def plain_line(content):
+    """One console line as it is downloaded: no colours, no escapes, a line break at the end."""
+    return console_text(content, colours=False) + "\n"

@@ -1,9 +1,11 @@
+"""Forms of the jobs pages: launch a job, filter the jobs list."""
+
 from django import forms
 
 from accounts.models import User
 from automation.models import Job, Playbook
-from automation.services_jobs import may_run_locally, parse_extra_vars
-from infra_automation.forms import DateRangeMixin, ascii_int, from_epoch_micros
+from automation.services.jobs import may_run_locally, parse_extra_vars
+from infra_automation.forms import DateRangeMixin, ascii_int, epoch_micros, from_epoch_micros
 from inventory.models import Server
 
 
@@ -43,8 +45,15 @@ def initial_from_query(params):
     return initial
 
 
+def encode_cursor(job):
+    """The cursor of the page after ``job``: '<microseconds since 1970>_<id>', digits only, safe
+    in any URL (JobFilterForm.clean_before reads it back)."""
+    return f"{epoch_micros(job.created_at)}_{job.pk}"
+
+
 class JobFilterForm(DateRangeMixin, forms.Form):
-    """Filters of the jobs list; every value is validated, bad ones become messages."""
+    """Filters of the jobs list; every value is validated, bad ones become messages. Its
+    cleaned_data are the arguments of automation.selectors.jobs.job_list."""
 
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *Job.Status.choices])
     playbook = forms.ModelChoiceField(queryset=Playbook.objects.order_by("name"), required=False)
@@ -66,10 +75,3 @@ class JobFilterForm(DateRangeMixin, forms.Form):
                 "Not a valid page cursor: use the page links to move between pages."
             )
         return moment, pk
-
-    def filter(self, jobs):
-        data = self.cleaned_data
-        for name in ("status", "playbook", "server", "user"):
-            if data.get(name):
-                jobs = jobs.filter(**{name: data[name]})
-        return self.filter_dates(jobs, "created_at")

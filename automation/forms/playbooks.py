@@ -1,10 +1,13 @@
+"""Forms of the playbook pages: create or edit by text, upload, replace, filter the history."""
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.models import User
-from auditing.models import PlaybookAuditLog
-from automation.models import Playbook
+from automation.models import PlaybookVersion
+from automation.selectors.playbooks import playbook_name_taken
+from automation.storage import sha256_text
 from automation.validation import decode_upload, validate_playbook
 from infra_automation.forms import MAX_ID, DateRangeMixin
 
@@ -21,10 +24,7 @@ class PlaybookMetaMixin:
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
             raise ValidationError("Enter a name.")
-        clash = Playbook.objects.filter(name__iexact=name)
-        if getattr(self, "instance_pk", None):
-            clash = clash.exclude(pk=self.instance_pk)
-        if clash.exists():
+        if playbook_name_taken(name=name, exclude_pk=getattr(self, "instance_pk", None) or None):
             raise ValidationError(f"A playbook named {name!r} already exists (it may be deleted).")
         return name
 
@@ -47,6 +47,18 @@ class PlaybookForm(PlaybookMetaMixin, forms.Form):
     def __init__(self, *args, instance_pk=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance_pk = instance_pk
+
+    @classmethod
+    def editing(cls, playbook, data=None):
+        """The edit form of ``playbook``, starting from its current name, description and text."""
+        current = playbook.read_content()
+        initial = {
+            "name": playbook.name,
+            "description": playbook.description,
+            "content": current,
+            "base_sha256": sha256_text(current),
+        }
+        return cls(data, initial=initial, instance_pk=playbook.pk)
 
     def clean_content(self):
         text = normalise(self.cleaned_data["content"])
@@ -89,22 +101,18 @@ class PlaybookReplaceForm(forms.Form):
     base_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
     clean_file = PlaybookUploadForm.clean_file
 
+    @classmethod
+    def replacing(cls, playbook, data=None, files=None):
+        """The replace form of ``playbook``, carrying the version it replaces."""
+        return cls(data, files, initial={"base_sha256": sha256_text(playbook.read_content())})
+
 
 class HistoryFilterForm(DateRangeMixin, forms.Form):
-    """Filters of the all-playbooks history page; bad values become form errors."""
+    """Filters of the all-playbooks history page; bad values become form errors. Its
+    cleaned_data are the arguments of automation.selectors.playbooks.playbook_history."""
 
     playbook = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
     action = forms.ChoiceField(
-        required=False, choices=[("", "Any action"), *PlaybookAuditLog.Action.choices]
+        required=False, choices=[("", "Any action"), *PlaybookVersion.Action.choices]
     )
-
-    def filter(self, queryset):
-        data = self.cleaned_data
-        if data.get("playbook"):
-            queryset = queryset.filter(playbook_id=data["playbook"])
-        if data.get("user"):
-            queryset = queryset.filter(user=data["user"])
-        if data.get("action"):
-            queryset = queryset.filter(action=data["action"])
-        return self.filter_dates(queryset, "created_at")

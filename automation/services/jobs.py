@@ -4,7 +4,8 @@ import json
 import math
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,10 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from accounts.models import User
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
-from automation import sandbox
-from automation.models import Job
+from automation.models import Job, Playbook
+from automation.runner import sandbox
+from inventory.models import Server
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
 # run on the controller): only admins may set them.
@@ -56,7 +59,7 @@ def _parse_float(text):
     return value
 
 
-def parse_extra_vars(text, *, user):
+def parse_extra_vars(text: str | None, *, user: User) -> dict[str, Any]:
     """A JSON object from ``text`` ('' means {}); ValidationError with a clear message.
     Parsing refuses what the standard library would let through but the database or Ansible
     would not (NaN, Infinity, 1e999, huge integers); the value then goes through
@@ -90,7 +93,7 @@ def _too_deep():
     )
 
 
-def validate_extra_vars(extra_vars, *, user):
+def validate_extra_vars(extra_vars: Any, *, user: User) -> dict[str, Any]:
     """``extra_vars`` checked for the form and for programmatic callers alike: a dict (None
     means {}), at most EXTRA_VARS_MAX_DEPTH levels deep, only finite numbers of bounded size,
     text that is valid Unicode (a lone surrogate such as "\\ud800" cannot be stored as
@@ -147,7 +150,7 @@ def _check_text(value):
         ) from exc
 
 
-def check_reserved_keys(extra_vars, *, user):
+def check_reserved_keys(extra_vars: dict[str, Any], *, user: User) -> None:
     reserved = sorted(k for k in extra_vars if str(k).lower().startswith(RESERVED_PREFIX))
     if reserved and not user.is_admin:
         raise ValidationError(
@@ -156,13 +159,21 @@ def check_reserved_keys(extra_vars, *, user):
         )
 
 
-def may_run_locally(user):
+def may_run_locally(user: User) -> bool:
     """A local server runs the playbook on the controller: inside the sandbox, where it reaches
     nothing of the app, any role may; with the sandbox off, only a super_admin."""
     return sandbox.enabled() or user.is_super_admin
 
 
-def job_launch(*, playbook, server, user, extra_vars=None, check_mode=False, relaunched_from=None):
+def job_launch(
+    *,
+    playbook: Playbook,
+    server: Server,
+    user: User,
+    extra_vars: dict[str, Any] | None = None,
+    check_mode: bool = False,
+    relaunched_from: Job | None = None,
+) -> Job:
     """Create a pending job and enqueue its run once the row is committed."""
     if not playbook.is_active:
         raise ValidationError(f"Playbook {playbook.name} is deleted and cannot run.")
@@ -187,7 +198,7 @@ def job_launch(*, playbook, server, user, extra_vars=None, check_mode=False, rel
     return job
 
 
-def _enqueue(job):
+def _enqueue(job: Job) -> None:
     task_id = async_task(
         "automation.tasks.run_job", job.pk, task_name=f"job-{job.job_id}", group="jobs"
     )
@@ -195,7 +206,7 @@ def _enqueue(job):
     job.task_id = task_id or ""
 
 
-def job_cancel(*, job, user):
+def job_cancel(*, job: Job, user: User) -> bool:
     """Cancel ``job`` for its owner or an admin; False when it had already finished.
     Audited here: the cancel is a conditional QuerySet.update, which sends no signal."""
     if not (user.is_admin or job.user_id == user.pk):
@@ -207,7 +218,7 @@ def job_cancel(*, job, user):
     return True
 
 
-def job_relaunch(*, job, user):
+def job_relaunch(*, job: Job, user: User) -> Job:
     """A new job with the same playbook, server, extra vars and check mode."""
     return job_launch(
         playbook=job.playbook,
@@ -219,7 +230,7 @@ def job_relaunch(*, job, user):
     )
 
 
-def pid_alive(pid):
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -229,7 +240,7 @@ def pid_alive(pid):
     return True
 
 
-def jobs_reap(*, now=None):
+def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     """Fail jobs left running by a worker that is gone (same host, process dead) or running
     past JOB_TIMEOUT + grace. Returns the reaped jobs."""
     now = now or timezone.now()

@@ -1,0 +1,1 @@
+"""Automation forms: ``playbooks`` and ``jobs``."""

@@ -1,0 +1,96 @@
+"""Playbooks: the current version of each (a file under PLAYBOOKS_DIR) and its history."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from automation import storage
+
+
+class Playbook(models.Model):
+    """An Ansible playbook. Its content lives in a file under PLAYBOOKS_DIR whose name the app
+    generates; ``file_path`` is that name relative to PLAYBOOKS_DIR, never a user's path.
+    Deleting is soft (``is_active=False``) so jobs and history keep pointing at it."""
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    file_path = models.CharField(max_length=500)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "playbooks"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("playbook_detail", kwargs={"pk": self.pk})
+
+    @property
+    def absolute_path(self):
+        return storage.resolve(self.file_path)
+
+    def read_content(self):
+        """The playbook's current text ('' when its file is missing)."""
+        return storage.read(self.file_path)
+
+    @property
+    def content_sha256(self):
+        return storage.sha256_text(self.read_content())
+
+
+class PlaybookVersion(models.Model):
+    """One version of a playbook: the content before and after a change, who made it and why.
+
+    Every create, edit, upload, replace, delete, undelete and restore writes one. The table keeps
+    the name it was created with (``playbook_audit_logs``). ``playbook_id`` is a plain integer,
+    not a foreign key, so the history of a playbook survives its deletion; ``playbook_name``
+    keeps the name it had then."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        DELETED = "deleted", "Deleted"
+        UPLOADED = "uploaded", "Uploaded"
+        REPLACED = "replaced", "Replaced"
+        RESTORED = "restored", "Restored"
+        UNDELETED = "undeleted", "Undeleted"
+
+    id = models.BigAutoField(primary_key=True)
+    playbook_id = models.PositiveBigIntegerField()
+    playbook_name = models.CharField(max_length=255)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="playbook_changes",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    old_content = models.TextField(blank=True)
+    new_content = models.TextField(blank=True)
+    # sha256 of new_content: the version key jobs record in jobs.playbook_sha256.
+    new_sha256 = models.CharField(max_length=64, blank=True)
+    changes_description = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "playbook_audit_logs"
+        indexes = [
+            models.Index(fields=["playbook_id", "created_at"], name="idx_pb_audit_playbook"),
+            models.Index(fields=["action"], name="idx_pb_audit_action"),
+            models.Index(fields=["created_at"], name="idx_pb_audit_created_at"),
+            models.Index(fields=["new_sha256"], name="idx_pb_audit_sha256"),
+        ]
+
+    def __str__(self):
+        return f"{self.playbook_name} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def get_absolute_url(self):
+        """The diff page showing this version against the one before it."""
+        return reverse("playbook_diff", kwargs={"pk": self.playbook_id}) + f"?to={self.pk}"

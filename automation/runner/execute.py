@@ -1,0 +1,164 @@
+"""Run one job with ansible-runner: prepare its directory, run the playbook in the sandbox, record
+the result.
+
+ansible-playbook runs inside the sandbox (automation/runner/sandbox.py): the runner builds the
+command, then it is wrapped in bubblewrap and started with a clean environment. The job's
+directory (automation/runner/prepare.py) holds all the run may see of the app. While it runs,
+the handlers in automation/runner/callback.py store console lines and watch for a cancel.
+
+Only the worker imports this module (through automation.tasks): it loads ansible-runner, which
+the web process never needs.
+"""
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from ansible_runner.interface import init_runner
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from auditing.models import AuditLog
+from auditing.services import audit_record
+from automation import storage
+from automation.models import Job, JobLog
+from automation.runner import sandbox
+from automation.runner.callback import LogWriter, RunState, on_event, should_cancel, strip_ansi
+from automation.runner.prepare import environment, prepare
+from inventory.ssh import host_entry, known_hosts_adopt
+
+PROMPT_MESSAGE = (
+    "This playbook asks for input (vars_prompt or pause), which a job cannot answer: the run "
+    "was stopped at the prompt. Pass the value as an extra var instead."
+)
+STAT_KEYS = {
+    "ok": "ok",
+    "changed": "changed",
+    "failures": "failed",
+    "dark": "unreachable",
+    "skipped": "skipped",
+    "rescued": "rescued",
+    "ignored": "ignored",
+}
+
+
+def _confine(runner, root):
+    """Put the command the runner built into the sandbox, with a clean environment, and give
+    the job's directory to the account it runs as."""
+    config = runner.config
+    config.command = sandbox.wrap(config.command, workdir=root, cwd=Path(config.cwd))
+    config.env = sandbox.environment(config.env, workdir=root)
+    # The runner creates these as the worker on start; the event callback inside the sandbox
+    # writes into job_events, so they must exist and belong to the run-as account first.
+    (Path(config.artifact_dir) / "job_events").mkdir(parents=True, exist_ok=True)
+    sandbox.hand_over(root)
+
+
+def execute(job):
+    """Run ``job`` (already claimed: status running) to its end and record the result."""
+    root = Path(tempfile.mkdtemp(prefix=f"job-{job.job_id}-"))
+    writer = LogWriter(job)
+    state = RunState()
+    try:
+        try:
+            sandbox.check()
+            content = prepare(job, root)
+        except (ValidationError, sandbox.SandboxUnavailable) as exc:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            writer.write(f"ERROR! Cannot prepare the run: {reason}")
+            writer.flush()
+            job.finish(Job.Status.FAILED, error_message=f"Cannot run: {reason}")
+            return job
+        Job.objects.filter(pk=job.pk).update(playbook_sha256=storage.sha256_text(content))
+        runner = init_runner(
+            private_data_dir=str(root),
+            playbook="playbook.yml",
+            inventory=str(root / "inventory" / "hosts.yml"),
+            envvars=environment(root),
+            cmdline="--check --diff" if job.check_mode else None,
+            event_handler=lambda event: on_event(event, writer, state),
+            cancel_callback=lambda: should_cancel(job, writer, state),
+            settings={
+                "pexpect_timeout": 0.5,
+                "job_timeout": settings.JOB_TIMEOUT,
+                "suppress_ansible_output": True,
+            },
+            quiet=True,
+        )
+        _confine(runner, root)
+        runner.run()
+        writer.flush()
+        _record_result(job, runner, state)
+    except Exception as exc:  # never leave a job running because of our own failure
+        writer.flush()
+        job.refresh_from_db()
+        if job.status == Job.Status.RUNNING:
+            job.finish(Job.Status.FAILED, error_message=f"Internal error while running: {exc}")
+        raise
+    finally:
+        _adopt_host_keys(job.server, root)
+        shutil.rmtree(root, ignore_errors=True)
+    return job
+
+
+def _adopt_host_keys(server, root):
+    """Host keys Ansible met for the first time during the run join the shared known_hosts
+    (trust on first use, as the metrics collector does); a key already there never changes."""
+    learned = root / "ssh" / "known_hosts"
+    if server.is_local or not learned.is_file():
+        return
+    hosts = {host_entry(server.ip_address, server.ssh_port)}
+    try:
+        known_hosts_adopt(learned, hosts)
+    except Exception:  # a bad line the run wrote must not turn a finished job into an error
+        logging.getLogger(__name__).exception("Could not adopt host keys from job %s", server)
+
+
+def host_stats(runner_stats):
+    """ansible-runner's stats {ok: {host: n}, ...} as {host: {ok: n, changed: n, ...}}."""
+    hosts = {}
+    for key, label in STAT_KEYS.items():
+        for host, count in (runner_stats or {}).get(key, {}).items():
+            hosts.setdefault(host, dict.fromkeys(STAT_KEYS.values(), 0))[label] = count
+    return hosts
+
+
+def _record_result(job, runner, state):
+    stats = host_stats(runner.stats)
+    job.refresh_from_db(fields=["cancel_requested"])
+    rc = runner.rc
+    if state.prompt_refused:
+        status, message = Job.Status.FAILED, PROMPT_MESSAGE
+    elif runner.status == "canceled" or job.cancel_requested:
+        status, message = Job.Status.CANCELLED, "Cancelled while running."
+    elif runner.status == "timeout":
+        status, message = Job.Status.FAILED, f"timed out after {settings.JOB_TIMEOUT} s"
+    elif runner.status == "successful" and rc == 0:
+        status, message = Job.Status.SUCCESS, ""
+    else:
+        status = Job.Status.FAILED
+        message = (
+            state.first_failure
+            or _last_error_line(job)
+            or (f"ansible-playbook exited with code {rc}")
+        )
+    job.finish(status, rc=rc, stats=stats, error_message=message)
+    job.completed_at = job.completed_at or timezone.now()
+    # The worker's audit_context names the user who launched the job.
+    audit_record(
+        AuditLog.Action.UPDATE,
+        job,
+        {"status": ["running", status], "rc": rc, "error_message": message},
+    )
+
+
+def _last_error_line(job):
+    line = (
+        JobLog.objects.filter(job=job, log_level=JobLog.Level.ERROR)
+        .order_by("-line_number")
+        .values_list("content", flat=True)
+        .first()
+    )
+    return strip_ansi(line).strip()[:2000] if line else ""

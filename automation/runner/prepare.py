@@ -1,0 +1,96 @@
+"""The job's private directory, written before a run: the playbook snapshot, the inventory for
+the one server (with a copy of its key and of known_hosts), the extra vars as a file and the
+environment Ansible runs with.
+
+The directory is fresh for every job and removed after it: ansible-runner reads back env/ files
+from earlier runs (FIELD-NOTES), which would leak settings and keys between jobs.
+"""
+
+import json
+import shutil
+import sys
+
+import yaml
+
+from inventory.keys import resolve_key_path
+from inventory.ssh import known_hosts_locked
+
+
+class UnsafeDumper(yaml.SafeDumper):
+    """YAML with every string (keys too) tagged ``!unsafe``: Ansible never templates them."""
+
+
+UnsafeDumper.add_representer(
+    str, lambda dumper, value: dumper.represent_scalar("!unsafe", value, style='"')
+)
+
+
+def unsafe_yaml(value):
+    """Extra vars as Ansible reads them: data at every depth, never templates."""
+    return yaml.dump(value, Dumper=UnsafeDumper, allow_unicode=True, sort_keys=False)
+
+
+def build_inventory(server, root):
+    """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin). An SSH
+    server's key and the known host keys are copied into the job's directory: the sandbox
+    shows the run nothing else of the app."""
+    if server.is_local:
+        host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    else:
+        key, known_hosts = _copy_ssh_files(server, root)
+        host_vars = {
+            "ansible_host": server.ip_address,
+            "ansible_port": server.ssh_port,
+            "ansible_user": server.ssh_user,
+            "ansible_ssh_private_key_file": str(key),
+            "ansible_ssh_common_args": (
+                f"-o UserKnownHostsFile={known_hosts} "
+                "-o StrictHostKeyChecking=accept-new -o HashKnownHosts=no -o ConnectTimeout=10"
+            ),
+            "ansible_python_interpreter": "auto_silent",
+        }
+    return {"all": {"hosts": {server.hostname: host_vars}}}
+
+
+def _copy_ssh_files(server, root):
+    source = resolve_key_path(server.ssh_key_path)
+    ssh_dir = root / "ssh"
+    ssh_dir.mkdir(mode=0o700)
+    key = ssh_dir / "id_key"
+    key.touch(mode=0o600)
+    shutil.copyfile(source, key)
+    known_hosts = ssh_dir / "known_hosts"
+    with known_hosts_locked() as shared:
+        if shared.exists():
+            shutil.copyfile(shared, known_hosts)
+        else:
+            known_hosts.touch()
+    return key, known_hosts
+
+
+def prepare(job, root):
+    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file)."""
+    content = job.playbook.read_content()
+    (root / "project").mkdir(parents=True)
+    (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
+    (root / "inventory").mkdir()
+    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server, root)))
+    (root / "env").mkdir()
+    # ansible-runner passes this file as -e @env/extravars: values never reach a command line.
+    (root / "env" / "extravars").write_text(unsafe_yaml(job.extra_vars or {}), encoding="utf-8")
+    (root / "env" / "extravars").chmod(0o600)
+    (root / "home").mkdir()
+    return content
+
+
+def environment(root):
+    return {
+        "ANSIBLE_FORCE_COLOR": "1",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_HOME": str(root / "ansible_home"),
+        "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOWS": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "True",
+        "PYTHONUNBUFFERED": "1",
+    }

@@ -1,0 +1,1 @@
+"""Automation writes: ``playbooks`` and ``jobs``."""

@@ -1,0 +1,1 @@
+"""Automation pages: ``playbooks`` and ``jobs``."""
