@@ -58,7 +58,7 @@ def start_cost(runs=30):
     import subprocess
     import tempfile
 
-    from automation import sandbox
+    from automation.runner import sandbox
 
     confined, unconfined = [], []
     with tempfile.TemporaryDirectory() as tmp:

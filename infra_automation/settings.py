@@ -37,7 +37,7 @@ SSH_KEYS_DIR = Path(env.str("SSH_KEYS_DIR", default=str(DATA_DIR / "ssh_keys")))
 SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_hosts")))
 # Seconds a playbook run may take before it is stopped and failed.
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
-# Every ansible-playbook runs in a bubblewrap sandbox (automation/sandbox.py). "off" runs it
+# Every ansible-playbook runs in a bubblewrap sandbox (automation/runner/sandbox.py). "off" runs it
 # unconfined: development only, it lets anyone who may launch a job run code as the worker.
 RUNNER_SANDBOX = env.str("RUNNER_SANDBOX", default="bwrap").strip().lower()
 # The unprivileged OS account ansible-playbook runs as when the worker is root.

@@ -2,7 +2,7 @@
 # Install the Debian packages the app and its tests need, when missing, and (as root) the
 # unprivileged account sandboxed playbooks run as:
 #   default-libmysqlclient-dev  to build mysqlclient
-#   bubblewrap                  the sandbox every ansible-playbook runs in (automation/sandbox.py)
+#   bubblewrap                  the sandbox every ansible-playbook runs in (automation/runner/sandbox.py)
 #   mariadb-client              mariadb-dump and mariadb for manage.py backup / restore
 #   openssh-server / -client    the real sshd the inventory and job tests start on loopback
 #   chromium                    the headless browser for the e2e tests (only with --test)

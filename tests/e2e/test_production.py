@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import expect
 
-from automation.services import playbook_create
+from automation.services.playbooks import playbook_create
 from inventory.models import Server
 from tests.e2e.conftest import PASSWORD
 from tests.factories import ServerFactory

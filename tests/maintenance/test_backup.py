@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from automation import services
+from automation.services import playbooks as services
 from automation.models import JobLog
 from tests.factories import JobFactory, ServerFactory
 from tests.worker import ROOT, worker_env
