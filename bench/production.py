@@ -31,8 +31,8 @@ from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django_q.conf import Conf  # noqa: E402
 
 from automation.models import Job, JobLog  # noqa: E402
-from automation.services.playbooks import playbook_create  # noqa: E402
 from automation.services.jobs import job_launch  # noqa: E402
+from automation.services.playbooks import playbook_create  # noqa: E402
 from tests.sshd import free_port  # noqa: E402
 from tests.worker import stop_qcluster, worker_env  # noqa: E402
 

@@ -13,8 +13,8 @@ import pytest
 from django_q.conf import Conf
 
 from automation.models import Job, JobLog
-from automation.services.playbooks import playbook_create
 from automation.services.jobs import job_launch
+from automation.services.playbooks import playbook_create
 from inventory.models import Server
 from tests.factories import ServerFactory
 from tests.sshd import free_port

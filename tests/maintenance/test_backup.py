@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from automation.services import playbooks as services
 from automation.models import JobLog
+from automation.services import playbooks as services
 from tests.factories import JobFactory, ServerFactory
 from tests.worker import ROOT, worker_env
 
