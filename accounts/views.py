@@ -7,7 +7,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts import services
-from accounts.access import admin_required
 from accounts.forms import (
     ChangePasswordForm,
     LoginForm,
@@ -17,6 +16,7 @@ from accounts.forms import (
     UserEditForm,
 )
 from accounts.models import User
+from core.access import admin_required
 
 USERS_PER_PAGE = 50
 

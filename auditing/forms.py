@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from auditing.models import AuditLog
-from infra_automation.forms import MAX_ID, DateRangeMixin
+from core.forms import MAX_ID, DateRangeMixin
 
 RESOURCE_TYPES = [
     ("user", "User"),

@@ -3,7 +3,7 @@ from django import forms
 from accounts.models import User
 from automation.models import Job, Playbook
 from automation.services_jobs import may_run_locally, parse_extra_vars
-from infra_automation.forms import DateRangeMixin, ascii_int, from_epoch_micros
+from core.forms import DateRangeMixin, ascii_int, from_epoch_micros
 from inventory.models import Server
 
 

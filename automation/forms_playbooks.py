@@ -6,7 +6,7 @@ from accounts.models import User
 from auditing.models import PlaybookAuditLog
 from automation.models import Playbook
 from automation.validation import decode_upload, validate_playbook
-from infra_automation.forms import MAX_ID, DateRangeMixin
+from core.forms import MAX_ID, DateRangeMixin
 
 ALLOWED_SUFFIXES = (".yml", ".yaml")
 

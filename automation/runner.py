@@ -34,7 +34,7 @@ from auditing.services import audit_record
 from automation import sandbox, storage
 from automation.logs import console_text
 from automation.models import Job, JobLog
-from infra_automation.db import insert_sql
+from core.db import insert_sql
 from inventory.keys import resolve_key_path
 from inventory.ssh import host_entry, known_hosts_adopt, known_hosts_locked
 

@@ -13,8 +13,8 @@ from automation import logs
 from automation.forms_jobs import JobFilterForm, JobLaunchForm, initial_from_query
 from automation.models import Job
 from automation.services_jobs import job_cancel, job_launch, job_relaunch
-from infra_automation.forms import ascii_int, epoch_micros
-from infra_automation.htmx import redirect_after_post
+from core.forms import ascii_int, epoch_micros
+from core.htmx import redirect_after_post
 
 PAGE_SIZE = 50
 STOP_POLLING = 286  # htmx stops polling on this status

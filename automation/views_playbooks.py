@@ -7,7 +7,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import admin_required
 from auditing.models import PlaybookAuditLog
 from automation import services
 from automation.diff import side_by_side, stats
@@ -19,6 +18,7 @@ from automation.forms_playbooks import (
 )
 from automation.highlight import highlight_yaml
 from automation.models import Job, Playbook
+from core.access import admin_required
 
 # List pages never load the (possibly large) contents of history rows.
 HISTORY_LIST_FIELDS = ("old_content", "new_content")

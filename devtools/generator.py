@@ -24,7 +24,7 @@ from auditing.models import AuditLog, PlaybookAuditLog
 from automation.models import Job, JobLog
 from automation.services import playbook_create
 from automation.storage import sha256_text
-from infra_automation.db import insert_sql
+from core.db import insert_sql
 from inventory.models import Server, ServerMetric
 
 STATUS_WEIGHTS = [("success", 85), ("failed", 10), ("cancelled", 3)]

@@ -68,10 +68,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "core",
+    "auditing",
     "accounts",
     "inventory",
     "automation",
-    "auditing",
     "insights",
     "maintenance",
 ]

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.access import admin_required
-from infra_automation.htmx import redirect_after_post
+from core.access import admin_required
+from core.htmx import redirect_after_post
 from inventory import metrics
 from inventory.charts import metrics_chart
 from inventory.forms import ServerForm

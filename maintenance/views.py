@@ -2,7 +2,7 @@
 
 from django.shortcuts import render
 
-from accounts.access import super_admin_required
+from core.access import super_admin_required
 from maintenance.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
 
 

@@ -1,4 +1,5 @@
-"""Form pieces shared by the list pages' filters."""
+"""Form pieces shared by the list pages' filters: the date range, bounded integers from the
+query string and keyset page cursors."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -14,7 +15,7 @@ MAX_DAY = date(9998, 12, 31)
 MAX_ID = 2**63 - 1
 
 
-def ascii_int(raw, *, maximum=MAX_ID):
+def ascii_int(raw: str | None, *, maximum: int = MAX_ID) -> int | None:
     """A non-negative integer from a query-string value, or None for anything else.
 
     ``str.isdigit`` alone lets through '²' (which int() refuses) and 5,000-digit numbers
@@ -26,12 +27,12 @@ def ascii_int(raw, *, maximum=MAX_ID):
     return value if value <= maximum else None
 
 
-def epoch_micros(moment):
+def epoch_micros(moment: datetime) -> int:
     """An aware datetime as whole microseconds since 1970 (a cursor made only of digits)."""
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def from_epoch_micros(micros):
+def from_epoch_micros(micros: int) -> datetime | None:
     """The datetime of ``epoch_micros`` output; None when it is outside Python's datetimes."""
     try:
         return EPOCH + timedelta(microseconds=micros)
@@ -75,3 +76,4 @@ class DateRangeMixin(forms.Form):
             end = datetime.combine(day, time.min, tz) + timedelta(days=1)
             queryset = queryset.filter(**{f"{field}__lt": end})
         return queryset
+
