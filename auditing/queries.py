@@ -1,14 +1,13 @@
-"""Reading the audit trail fast at any size: keyset pages, resource links, CSV rows."""
+"""Reading the audit trail fast at any size: resource links, described details, CSV rows.
+Pages are keyset pages (``core.pagination``)."""
 
 import json
 import uuid
-from dataclasses import dataclass
 
 from django.utils import timezone
 
 from auditing.services import mask_secrets
 
-PAGE_SIZE = 50
 EXPORT_BATCH = 2000
 
 # Where each resource type's page lives (plain paths: other apps own those pages).
@@ -18,37 +17,6 @@ RESOURCE_PATHS = {
     "playbook": "/playbooks/{}/",
     "job": "/jobs/{}/",
 }
-
-
-@dataclass
-class Page:
-    rows: list
-    newer: int | None  # cursor for the newer page (``after``), None on the newest page
-    older: int | None  # cursor for the older page (``before``), None on the oldest page
-
-
-def keyset_page(rows, *, before=None, after=None, size=PAGE_SIZE):
-    """One page of ``rows`` (ordered newest first) by id, never counting the whole table.
-
-    ``before``: the page of rows older than that id; ``after``: rows newer than that id; neither:
-    the newest rows. Costs one query, two when paging back towards the newest."""
-    if after:
-        chunk = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
-        has_newer = len(chunk) > size
-        chunk = chunk[:size][::-1]
-        has_older = bool(chunk) and rows.filter(id__lt=chunk[-1].id).exists()
-    else:
-        if before:
-            rows = rows.filter(id__lt=before)
-        chunk = list(rows[: size + 1])
-        has_older = len(chunk) > size
-        chunk = chunk[:size]
-        has_newer = bool(before)
-    return Page(
-        rows=chunk,
-        newer=chunk[0].id if chunk and has_newer else None,
-        older=chunk[-1].id if chunk and has_older else None,
-    )
 
 
 def _existing_ids(resource_type, ids):

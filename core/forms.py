@@ -77,3 +77,28 @@ class DateRangeMixin(forms.Form):
             queryset = queryset.filter(**{f"{field}__lt": end})
         return queryset
 
+
+class TimeCursorField(forms.CharField):
+    """A keyset cursor on (a datetime, an id), written ``<microseconds since 1970>_<id>``
+    (``core.pagination.encode_cursor``): digits only, safe in any URL. Cleans to
+    ``(datetime, id)`` or None; anything else is a message, never a 500 (a number too big for a
+    date or an id once raised OverflowError)."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 60)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        raw = super().clean(value)  # a string of at most max_length characters
+        if not raw:
+            return None
+        micros, _, pk = (ascii_int(part) for part in raw.partition("_"))
+        moment = from_epoch_micros(micros) if micros is not None else None
+        if moment is None or pk is None:
+            raise forms.ValidationError(
+                "Not a valid page cursor: use the page links to move between pages."
+            )
+        return moment, pk

@@ -15,6 +15,7 @@ from core.formatting import duration
 from core.forms import (
     MAX_ID,
     DateRangeMixin,
+    TimeCursorField,
     ascii_int,
     epoch_micros,
     from_epoch_micros,
@@ -63,6 +64,24 @@ def test_epoch_micros_round_trips_and_refuses_the_impossible():
     moment = datetime(2025, 3, 10, 12, 30, 1, 123456, tzinfo=UTC)
     assert from_epoch_micros(epoch_micros(moment)) == moment
     assert from_epoch_micros(10**20) is None
+
+
+class CursorForm(forms.Form):
+    before = TimeCursorField()
+
+
+def test_time_cursor_field_reads_micros_and_id():
+    moment = datetime(2025, 3, 10, tzinfo=UTC)
+    form = CursorForm({"before": f"{epoch_micros(moment)}_7"})
+    assert form.is_valid() and form.cleaned_data["before"] == (moment, 7)
+    empty = CursorForm({})
+    assert empty.is_valid() and empty.cleaned_data["before"] is None
+
+
+@pytest.mark.parametrize("raw", ["garbage", "1_x", "-5_3", "9999999999999999999_1", "²_1"])
+def test_time_cursor_field_turns_anything_else_into_a_message(raw):
+    form = CursorForm({"before": raw})
+    assert not form.is_valid() and "page cursor" in str(form.errors)
 
 
 class DaysForm(DateRangeMixin, forms.Form):
