@@ -2,55 +2,34 @@
 Pages are keyset pages (``core.pagination``)."""
 
 import json
-import uuid
 
 from django.utils import timezone
 
+from auditing.mixins import audited_model
 from auditing.services import mask_secrets
 
 EXPORT_BATCH = 2000
 
-# Where each resource type's page lives (plain paths: other apps own those pages).
-RESOURCE_PATHS = {
-    "user": "/users/{}/edit/",
-    "server": "/servers/{}/",
-    "playbook": "/playbooks/{}/",
-    "job": "/jobs/{}/",
-}
-
-
-def _existing_ids(resource_type, ids):
-    from accounts.models import User
-    from automation.models import Job, Playbook
-    from inventory.models import Server
-
-    if resource_type == "job":
-        valid = []
-        for value in ids:
-            try:
-                valid.append(uuid.UUID(value))
-            except ValueError:
-                continue
-        found = Job.objects.filter(job_id__in=valid).values_list("job_id", flat=True)
-        return {str(job_id) for job_id in found}
-    model = {"user": User, "server": Server, "playbook": Playbook}[resource_type]
-    numeric = [int(value) for value in ids if value.isdigit()]
-    return {str(pk) for pk in model.objects.filter(pk__in=numeric).values_list("pk", flat=True)}
-
 
 def attach_links(rows):
-    """Set ``row.link`` to its resource's page when the resource still exists.
+    """Set ``row.link`` to its object's page (``get_absolute_url``) when the object still exists.
 
-    One query per resource type on the page (at most four), whatever the page holds."""
+    One query per resource type on the page, whatever the page holds: the models that opted in
+    (``auditing.mixins``) find their own objects by the ids their rows wrote."""
     wanted = {}
     for row in rows:
         row.link = None
-        if row.resource_type in RESOURCE_PATHS and row.resource_id:
+        if row.resource_id:
             wanted.setdefault(row.resource_type, set()).add(row.resource_id)
-    existing = {kind: _existing_ids(kind, ids) for kind, ids in wanted.items()}
+    found = {}
+    for resource_type, ids in wanted.items():
+        model = audited_model(resource_type)
+        if model is not None and hasattr(model, "get_absolute_url"):
+            found[resource_type] = model.audit_objects(ids)
     for row in rows:
-        if row.resource_id in existing.get(row.resource_type, ()):
-            row.link = RESOURCE_PATHS[row.resource_type].format(row.resource_id)
+        obj = found.get(row.resource_type, {}).get(row.resource_id)
+        if obj is not None:
+            row.link = obj.get_absolute_url()
     return rows
 
 
