@@ -35,6 +35,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check: venv
 	$(PY) manage.py check

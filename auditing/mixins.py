@@ -21,7 +21,7 @@ nobody is acting) and ``audit_events`` (a user's new password, read from
 
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -29,9 +29,16 @@ from django.db import models
 
 from auditing.models import AuditLog
 
+if TYPE_CHECKING:
+    from django.db.models.options import Options
+
 
 class AuditedMixin:
     """Opt a model into the audit trail; see the module docstring."""
+
+    if TYPE_CHECKING:  # provided by models.Model, which every user of the mixin also is
+        _meta: ClassVar["Options[Any]"]
+        _default_manager: ClassVar["models.Manager[Any]"]
 
     # resource_type of its audit rows (the audit page's filter); default: the model name.
     audit_resource_type: ClassVar[str] = ""
@@ -48,7 +55,7 @@ class AuditedMixin:
 
     @classmethod
     def audit_type(cls) -> str:
-        return cls.audit_resource_type or cls._meta.model_name
+        return cls.audit_resource_type or str(cls._meta.model_name)
 
     @property
     def audit_id(self) -> str:
@@ -106,14 +113,14 @@ class AuditedMixin:
         return {obj.audit_id: obj for obj in cls._default_manager.filter(**{lookup: valid})}
 
 
-def audited_models() -> Iterator[type[models.Model]]:
+def audited_models() -> Iterator[type[AuditedMixin]]:
     """Every installed model that opted in, in INSTALLED_APPS order."""
     for model in apps.get_models():
         if issubclass(model, AuditedMixin):
             yield model
 
 
-def audited_model(resource_type: str) -> type[models.Model] | None:
+def audited_model(resource_type: str) -> type[AuditedMixin] | None:
     """The model whose audit rows have ``resource_type``, or None."""
     for model in audited_models():
         if model.audit_type() == resource_type:

@@ -16,12 +16,12 @@ def attach_links(rows):
 
     One query per resource type on the page, whatever the page holds: the models that opted in
     (``auditing.mixins``) find their own objects by the ids their rows wrote."""
-    wanted = {}
+    wanted: dict[str, set[str]] = {}
     for row in rows:
         row.link = None
         if row.resource_id:
             wanted.setdefault(row.resource_type, set()).add(row.resource_id)
-    found = {}
+    found: dict[str, dict] = {}
     for resource_type, ids in wanted.items():
         model = audited_model(resource_type)
         if model is not None and hasattr(model, "get_absolute_url"):

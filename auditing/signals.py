@@ -15,8 +15,11 @@ its changes are). The receivers name no model.
   throttle (``accounts/throttle.py``) counts those rows.
 """
 
+from typing import cast
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from auditing.context import current_actor
@@ -151,7 +154,8 @@ def record_login_failed(sender, credentials, request=None, **kwargs):
 def connect():
     """Connect the receivers to every model that opted in (``auditing.mixins``) and to the
     authentication signals."""
-    for model in audited_models():
+    for audited in audited_models():
+        model = cast(type[Model], audited)
         uid = f"audit-{model._meta.label}"
         pre_save.connect(record_old_values, sender=model, dispatch_uid=f"{uid}-pre")
         post_save.connect(record_save, sender=model, dispatch_uid=f"{uid}-save")

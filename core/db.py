@@ -3,9 +3,10 @@ counters in one statement (which the ORM cannot: ``bulk_create(update_conflicts=
 overwrites)."""
 
 from collections.abc import Sequence
+from typing import cast
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import Field, Model
 
 
 def insert_sql(
@@ -31,7 +32,11 @@ def insert_sql(
     meta = model._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
-    columns = {name: quote(meta.get_field(name).column) for name in names}
+
+    def column_of(name: str) -> str:
+        return quote(str(cast(Field, meta.get_field(name)).column))
+
+    columns = {name: column_of(name) for name in names}
     one_row = "(" + ", ".join(["%s"] * len(names)) + ")"
     sql = f"INSERT INTO {table} ({', '.join(columns.values())}) VALUES "  # noqa: S608
     sql += ", ".join([one_row] * rows)
@@ -51,5 +56,5 @@ def insert_sql(
             assignments.append(f"{column} = {table}.{column} + {new}")
     if mysql:
         return f"{sql} ON DUPLICATE KEY UPDATE " + ", ".join(assignments)
-    key = ", ".join(quote(meta.get_field(name).column) for name in conflict)
+    key = ", ".join(column_of(name) for name in conflict)
     return f"{sql} ON CONFLICT ({key}) DO UPDATE SET " + ", ".join(assignments)

@@ -55,7 +55,8 @@ class DateRangeMixin(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in ("date_from", "date_to"):
             day = cleaned.get(name)
             if day and not MIN_DAY <= day <= MAX_DAY:

@@ -90,8 +90,9 @@ def keyset_page(
         newer_rows = rows.filter(_beyond(keys, as_tuple(after), "gt"))
         chunk, has_newer = fetch(newer_rows, oldest_first)
         chunk.reverse()
-        oldest = _keys_of(chunk[-1], keys) if chunk else None
-        has_older = bool(chunk) and rows.filter(_beyond(keys, oldest, "lt")).exists()
+        has_older = (
+            bool(chunk) and rows.filter(_beyond(keys, _keys_of(chunk[-1], keys), "lt")).exists()
+        )
     else:
         if before:
             rows = rows.filter(_beyond(keys, as_tuple(before), "lt"))

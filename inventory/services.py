@@ -7,10 +7,10 @@ changes or deletes one (the form offers the choice only to them; this is the che
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import ProtectedError
+from django.db.models import CharField, ProtectedError
 
 from inventory import metrics, ssh
 from inventory.models import Server
@@ -83,6 +83,10 @@ def server_delete(*, actor: Any, server: Server) -> None:
         raise ValidationError(IN_JOB_HISTORY.format(server.hostname)) from None
 
 
+def _max_length(name: str) -> int | None:
+    return cast(CharField, Server._meta.get_field(name)).max_length
+
+
 def server_test_connection(*, server: Server) -> tuple[bool, str]:
     """Connect, run ``uname -sr`` and fill os_type/os_version when they are empty.
 
@@ -96,10 +100,10 @@ def server_test_connection(*, server: Server) -> tuple[bool, str]:
     os_type, _, os_version = output.partition(" ")
     changed = []
     if not server.os_type and os_type:
-        server.os_type = os_type[: Server._meta.get_field("os_type").max_length]
+        server.os_type = os_type[: _max_length("os_type")]
         changed.append("os_type")
     if not server.os_version and os_version:
-        server.os_version = os_version[: Server._meta.get_field("os_version").max_length]
+        server.os_version = os_version[: _max_length("os_version")]
         changed.append("os_version")
     if changed:
         server.save(update_fields=[*changed, "updated_at"])
@@ -115,7 +119,7 @@ def servers_poll(*, servers: Iterable[Server], max_workers: int = 16) -> dict:
     costs its own connect timeout. Returns {server: Sample}.
     """
     servers = list(servers)
-    results = {}
+    results: dict[Server, metrics.Sample] = {}
     if not servers:
         return results
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(servers)))) as pool:
