@@ -41,6 +41,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check: venv
 	$(PY) manage.py check

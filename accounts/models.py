@@ -5,6 +5,10 @@ import zoneinfo
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
+
+from auditing.mixins import AuditedMixin
+from auditing.models import AuditLog
 
 
 def validate_timezone(value):
@@ -18,7 +22,7 @@ class RoleUserManager(UserManager):
         return super().create_superuser(username, email, password, **extra_fields)
 
 
-class User(AbstractUser):
+class User(AuditedMixin, AbstractUser):
     """A person who logs in. The role decides what they may do; Django's staff and superuser
     flags are derived from it so the admin site follows the same rule (super_admin only)."""
 
@@ -38,12 +42,29 @@ class User(AbstractUser):
     objects = RoleUserManager()
     REQUIRED_FIELDS = ["email"]
 
+    audit_resource_type = "user"
+    # is_staff/is_superuser follow the role (save), so the role change says it all; the password
+    # hash is never stored, its change is a PASSWORD_CHANGE row (audit_events).
+    audit_ignored_fields = frozenset(
+        {"password", "last_login", "updated_at", "created_at", "is_staff", "is_superuser"}
+    )
+    audit_watched_fields = frozenset({"password"})
+
     class Meta:
         db_table = "users"
         indexes = [models.Index(fields=["role"], name="idx_users_role")]
 
     def __str__(self):
         return self.username
+
+    def get_absolute_url(self):
+        return reverse("user_edit", args=[self.pk])
+
+    def audit_events(self, before):
+        """A new password is PASSWORD_CHANGE; a hash Django upgraded at login (same password,
+        new hasher: ``set_password`` did not run) is no change."""
+        if "password" in before and before["password"] != self.password and self._password:
+            yield AuditLog.Action.PASSWORD_CHANGE, {"username": self.username}
 
     def save(self, *args, **kwargs):
         self.is_staff = self.is_superuser = self.role == self.Role.SUPER_ADMIN

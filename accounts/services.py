@@ -9,10 +9,13 @@
 The audit rows (CREATE, UPDATE, PASSWORD_CHANGE) come from the receivers in auditing/signals.py.
 """
 
+from collections.abc import Iterable
+
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.sessions.models import Session
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import User
@@ -20,7 +23,7 @@ from accounts.models import User
 LAST_SUPER_ADMIN = "This is the last active super admin: it cannot be demoted or deactivated."
 
 
-def other_active_super_admins(*, excluding):
+def other_active_super_admins(*, excluding: Iterable[int]) -> bool:
     """Do active super_admins remain besides the users whose pks are in ``excluding``?
 
     Locks the active super_admin rows (SELECT ... FOR UPDATE), so inside a transaction two
@@ -34,7 +37,7 @@ def other_active_super_admins(*, excluding):
     )
 
 
-def removes_last_super_admin(users):
+def removes_last_super_admin(users: Iterable[User]) -> bool:
     """Would deleting or deactivating ``users`` leave no active super_admin? (Locks, as
     ``other_active_super_admins``; False when none of them is an active super_admin.)"""
     pks = [user.pk for user in users]
@@ -43,7 +46,7 @@ def removes_last_super_admin(users):
     return not other_active_super_admins(excluding=pks)
 
 
-def can_manage(actor, target):
+def can_manage(actor: User, target: User) -> bool:
     """May ``actor`` edit ``target`` on the users page? Admins never touch super_admins."""
     return actor.is_admin and (actor.is_super_admin or not target.is_super_admin)
 
@@ -55,7 +58,9 @@ def _check_role_grant(actor, role):
         raise PermissionDenied("Only a super admin can make a super admin.")
 
 
-def user_create(*, actor, username, email, role, timezone_name, password):
+def user_create(
+    *, actor: User, username: str, email: str, role: str, timezone_name: str, password: str
+) -> User:
     """Create a user with a validated password (the form ran Django's validators)."""
     if not actor.is_admin:
         raise PermissionDenied
@@ -65,7 +70,9 @@ def user_create(*, actor, username, email, role, timezone_name, password):
     )
 
 
-def user_update(*, actor, target, email, role, is_active, timezone_name):
+def user_update(
+    *, actor: User, target: User, email: str, role: str, is_active: bool, timezone_name: str
+) -> User:
     """Change a user's email, role, active flag and time zone; all checks or nothing.
 
     The checks read the row from the database (locked), never ``target``'s attributes: a bound
@@ -94,7 +101,9 @@ def user_update(*, actor, target, email, role, is_active, timezone_name):
     return current
 
 
-def user_set_password(*, actor, target, password, request=None):
+def user_set_password(
+    *, actor: User, target: User, password: str, request: HttpRequest | None = None
+) -> User:
     """Set ``target``'s password (already validated). Their other sessions end with the old
     password hash; the actor's own session is kept when they change their own."""
     if target.pk != actor.pk and not can_manage(actor, User.objects.get(pk=target.pk)):
@@ -106,7 +115,14 @@ def user_set_password(*, actor, target, password, request=None):
     return target
 
 
-def sessions_end(*, user):
+def user_settings_update(*, user: User, timezone_name: str) -> User:
+    """Save a person's own settings (their time zone, already validated)."""
+    user.timezone = timezone_name
+    user.save()
+    return user
+
+
+def sessions_end(*, user: User) -> int:
     """Delete every live session of ``user``; returns how many.
 
     The database session store keeps the user id only inside the encoded session data, so the

@@ -19,12 +19,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from auditing.models import AuditLog
+from auditing.services import login_resource_id
 
 
 def throttle_key(username):
-    """The username as the throttle counts it: case-folded (MariaDB compares usernames
-    case-insensitively) and cut to the audit row's resource_id length."""
-    return str(username).strip().casefold()[:64]
+    """The username as the throttle counts it: as the audit trail writes a login attempt's
+    resource_id (``auditing.services.login_resource_id``)."""
+    return login_resource_id(username)
 
 
 def login_blocked_until(*, username, ip_address, now=None):

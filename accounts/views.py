@@ -6,8 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
-from accounts import services
-from accounts.access import admin_required
+from accounts import selectors, services
 from accounts.forms import (
     ChangePasswordForm,
     LoginForm,
@@ -17,6 +16,7 @@ from accounts.forms import (
     UserEditForm,
 )
 from accounts.models import User
+from core.access import admin_required
 
 USERS_PER_PAGE = 50
 
@@ -44,8 +44,7 @@ def _form_error(form, error):
 
 @admin_required
 def user_list(request):
-    users = User.objects.order_by("username")
-    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.user_list(), USERS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "accounts/user_list.html", {"page": page, "title": "Users"})
 
 
@@ -121,7 +120,9 @@ def user_password(request, pk):
 def settings_page(request):
     form = SettingsForm(request.POST if request.method == "POST" else None, instance=request.user)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.user_settings_update(
+            user=request.user, timezone_name=form.cleaned_data["timezone"]
+        )
         messages.success(request, "Settings saved.")
         return redirect("settings")
     return render(request, "accounts/settings.html", {"form": form, "title": "Settings"})

@@ -18,7 +18,7 @@ class Actor:
     source: str = "system"  # "web", "worker", "command", "system"
 
 
-_current = ContextVar("audit_actor", default=None)
+_current: ContextVar[Actor | None] = ContextVar("audit_actor", default=None)
 
 
 def current_actor():

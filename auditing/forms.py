@@ -1,29 +1,26 @@
 """The audit page's filters: every query-string value is validated here, so a bad one is a
 message on the page, never a 500."""
 
-import uuid
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from accounts.models import User
+from auditing.mixins import audited_model, audited_models
 from auditing.models import AuditLog
-from infra_automation.forms import MAX_ID, DateRangeMixin
+from core.forms import MAX_ID, DateRangeMixin
 
-RESOURCE_TYPES = [
-    ("user", "User"),
-    ("server", "Server"),
-    ("playbook", "Playbook"),
-    ("job", "Job"),
-    ("login", "Login attempt (username)"),
-]
-NUMERIC_RESOURCES = {"user", "server", "playbook"}
+
+def resource_type_choices():
+    """The models that opted into the trail, then login attempts (named by username)."""
+    choices = [(m.audit_type(), str(m._meta.verbose_name).capitalize()) for m in audited_models()]
+    return [("", "Any resource"), *choices, ("login", "Login attempt (username)")]
 
 
 class AuditFilterForm(DateRangeMixin, forms.Form):
     user = forms.ModelChoiceField(
-        queryset=User.objects.order_by("username"),
+        queryset=get_user_model().objects.order_by("username"),
         required=False,
         label="User",
         empty_label="Anyone",
@@ -36,7 +33,7 @@ class AuditFilterForm(DateRangeMixin, forms.Form):
         error_messages={"invalid_choice": "Unknown action %(value)s."},
     )
     resource_type = forms.ChoiceField(
-        choices=[("", "Any resource"), *RESOURCE_TYPES],
+        choices=resource_type_choices,
         required=False,
         label="Resource type",
         error_messages={"invalid_choice": "Unknown resource type %(value)s."},
@@ -54,17 +51,12 @@ class AuditFilterForm(DateRangeMixin, forms.Form):
     def clean(self):
         data = super().clean()
         kind, resource_id = data.get("resource_type"), data.get("resource_id")
-        if (
-            resource_id
-            and kind in NUMERIC_RESOURCES
-            and not (resource_id.isascii() and resource_id.isdigit())
-        ):
-            self.add_error("resource_id", f"A {kind} id is a whole number.")
-        if resource_id and kind == "job":
+        model = audited_model(kind) if kind else None
+        if resource_id and model is not None:
             try:
-                data["resource_id"] = str(uuid.UUID(resource_id))
-            except ValueError:
-                self.add_error("resource_id", "A job id is a UUID (as shown on the job page).")
+                data["resource_id"] = model.audit_clean_id(resource_id)
+            except ValidationError as error:
+                self.add_error("resource_id", error)
         if data.get("before") and data.get("after"):
             raise ValidationError("Ask for older or newer rows, not both.")
         return data

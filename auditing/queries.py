@@ -1,88 +1,35 @@
-"""Reading the audit trail fast at any size: keyset pages, resource links, CSV rows."""
+"""Reading the audit trail fast at any size: resource links, described details, CSV rows.
+Pages are keyset pages (``core.pagination``)."""
 
 import json
-import uuid
-from dataclasses import dataclass
 
 from django.utils import timezone
 
+from auditing.mixins import audited_model
 from auditing.services import mask_secrets
 
-PAGE_SIZE = 50
 EXPORT_BATCH = 2000
-
-# Where each resource type's page lives (plain paths: other apps own those pages).
-RESOURCE_PATHS = {
-    "user": "/users/{}/edit/",
-    "server": "/servers/{}/",
-    "playbook": "/playbooks/{}/",
-    "job": "/jobs/{}/",
-}
-
-
-@dataclass
-class Page:
-    rows: list
-    newer: int | None  # cursor for the newer page (``after``), None on the newest page
-    older: int | None  # cursor for the older page (``before``), None on the oldest page
-
-
-def keyset_page(rows, *, before=None, after=None, size=PAGE_SIZE):
-    """One page of ``rows`` (ordered newest first) by id, never counting the whole table.
-
-    ``before``: the page of rows older than that id; ``after``: rows newer than that id; neither:
-    the newest rows. Costs one query, two when paging back towards the newest."""
-    if after:
-        chunk = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
-        has_newer = len(chunk) > size
-        chunk = chunk[:size][::-1]
-        has_older = bool(chunk) and rows.filter(id__lt=chunk[-1].id).exists()
-    else:
-        if before:
-            rows = rows.filter(id__lt=before)
-        chunk = list(rows[: size + 1])
-        has_older = len(chunk) > size
-        chunk = chunk[:size]
-        has_newer = bool(before)
-    return Page(
-        rows=chunk,
-        newer=chunk[0].id if chunk and has_newer else None,
-        older=chunk[-1].id if chunk and has_older else None,
-    )
-
-
-def _existing_ids(resource_type, ids):
-    from accounts.models import User
-    from automation.models import Job, Playbook
-    from inventory.models import Server
-
-    if resource_type == "job":
-        valid = []
-        for value in ids:
-            try:
-                valid.append(uuid.UUID(value))
-            except ValueError:
-                continue
-        found = Job.objects.filter(job_id__in=valid).values_list("job_id", flat=True)
-        return {str(job_id) for job_id in found}
-    model = {"user": User, "server": Server, "playbook": Playbook}[resource_type]
-    numeric = [int(value) for value in ids if value.isdigit()]
-    return {str(pk) for pk in model.objects.filter(pk__in=numeric).values_list("pk", flat=True)}
 
 
 def attach_links(rows):
-    """Set ``row.link`` to its resource's page when the resource still exists.
+    """Set ``row.link`` to its object's page (``get_absolute_url``) when the object still exists.
 
-    One query per resource type on the page (at most four), whatever the page holds."""
-    wanted = {}
+    One query per resource type on the page, whatever the page holds: the models that opted in
+    (``auditing.mixins``) find their own objects by the ids their rows wrote."""
+    wanted: dict[str, set[str]] = {}
     for row in rows:
         row.link = None
-        if row.resource_type in RESOURCE_PATHS and row.resource_id:
+        if row.resource_id:
             wanted.setdefault(row.resource_type, set()).add(row.resource_id)
-    existing = {kind: _existing_ids(kind, ids) for kind, ids in wanted.items()}
+    found: dict[str, dict] = {}
+    for resource_type, ids in wanted.items():
+        model = audited_model(resource_type)
+        if model is not None and hasattr(model, "get_absolute_url"):
+            found[resource_type] = model.audit_objects(ids)
     for row in rows:
-        if row.resource_id in existing.get(row.resource_type, ()):
-            row.link = RESOURCE_PATHS[row.resource_type].format(row.resource_id)
+        obj = found.get(row.resource_type, {}).get(row.resource_id)
+        if obj is not None:
+            row.link = obj.get_absolute_url()
     return rows
 
 

@@ -68,21 +68,19 @@ def jsonable(value):
     return value
 
 
-# Model label -> resource_type in audit rows, and how each type's id is written.
-RESOURCE_TYPES = {
-    "accounts.user": "user",
-    "inventory.server": "server",
-    "automation.playbook": "playbook",
-    "automation.job": "job",
-}
-
-
 def resource_of(instance):
-    """(resource_type, resource_id) for a tracked model instance; jobs are named by job_id."""
-    resource_type = RESOURCE_TYPES.get(instance._meta.label_lower, instance._meta.model_name)
-    if resource_type == "job":
-        return resource_type, str(instance.job_id)
-    return resource_type, "" if instance.pk is None else str(instance.pk)
+    """(resource_type, resource_id) for a model instance: as its model declares it
+    (``auditing.mixins.AuditedMixin``), else its model name and pk."""
+    if hasattr(instance, "audit_type"):
+        return instance.audit_type(), instance.audit_id
+    return instance._meta.model_name, "" if instance.pk is None else str(instance.pk)
+
+
+def login_resource_id(username):
+    """How a login attempt's username is written as resource_id (resource_type "login"):
+    case-folded (MariaDB compares usernames case-insensitively) and cut to the column's length.
+    The login throttle counts failures by this key."""
+    return str(username).strip().casefold()[:64]
 
 
 # Pass as ``user`` to write a row with no user even inside a context that has one.

@@ -8,9 +8,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.access import admin_required
 from auditing.forms import AuditFilterForm
-from auditing.queries import attach_links, csv_rows, describe, keyset_page
+from auditing.queries import attach_links, csv_rows, describe
+from core.access import admin_required
+from core.pagination import keyset_page
 
 
 @admin_required

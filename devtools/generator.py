@@ -24,7 +24,7 @@ from auditing.models import AuditLog
 from automation.models import Job, JobLog, PlaybookVersion
 from automation.services.playbooks import playbook_create
 from automation.storage import sha256_text
-from infra_automation.db import insert_sql
+from core.db import insert_sql
 from inventory.models import Server, ServerMetric
 
 STATUS_WEIGHTS = [("success", 85), ("failed", 10), ("cancelled", 3)]

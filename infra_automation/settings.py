@@ -69,10 +69,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "core",
+    "auditing",
     "accounts",
     "inventory",
     "automation",
-    "auditing",
     "insights",
     "maintenance",
 ]

@@ -29,8 +29,3 @@ def page_not_found(request, exception=None):
 def server_error(request):
     # No request context: the failure may have come from a context processor or the database.
     return HttpResponseServerError(loader.get_template("500.html").render())
-
-
-def coming_soon(request, title, issue):
-    """A page whose feature is not built yet says so plainly (and which issue brings it)."""
-    return render(request, "coming_soon.html", {"title": title, "issue": issue})

@@ -7,20 +7,10 @@ because it is assembled from escaped parts.
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.formatting import duration
+
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 STATUS_COLOURS = (("success", "#178a4c"), ("failed", "#c53030"), ("cancelled", "#b7791f"))
-
-
-def human_duration(seconds):
-    """12 s, 4 min 05 s, 2 h 03 min; "—" for None."""
-    if seconds is None:
-        return "—"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def status_bar(entry, width=100, height=12):
@@ -114,8 +104,8 @@ def duration_chart(series, width=640, height=120):
                 height,
                 day.isoformat(),
                 runs,
-                human_duration(median),
-                human_duration(p95),
+                duration(median),
+                duration(p95),
             )
             for i, (day, runs, median, p95) in enumerate(series)
         ),
@@ -125,7 +115,7 @@ def duration_chart(series, width=640, height=120):
         'aria-label="median and p95 duration per day, up to {}">{}{}</svg>',
         width,
         height,
-        human_duration(top),
+        duration(top),
         mark_safe("".join(lines)),  # noqa: S308 - each part built by format_html above
         dots,
     )

@@ -21,6 +21,7 @@ from django.db.models.functions import TruncDate
 
 from auditing.models import AuditLog
 from automation.models import Job
+from core.db import insert_sql
 from insights.models import (
     DURATION_EDGES,
     AuditDailyStat,
@@ -191,39 +192,13 @@ def _upsert_many(model, key_names, rows, *, maxima=(), keep=()):
     """Insert rollup rows or add their values to the existing ones, in one statement.
 
     Columns in ``maxima`` keep the greater of old and new, those in ``keep`` keep the old value;
-    every other value column is added to. Django's bulk_create(update_conflicts=True) can only
-    overwrite, not add, hence this small piece of SQL.
-    """
+    every other value column is added to (``core.db.insert_sql`` builds the statement)."""
     if not rows:
         return
     fields = {f.attname: f for f in model._meta.concrete_fields}
     columns = list(rows[0])
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    mysql = connection.vendor == "mysql"
-    new = "VALUES({c})" if mysql else "excluded.{c}"
-    greatest = "GREATEST" if connection.vendor in ("mysql", "postgresql") else "MAX"
-    assignments = []
-    for name in columns:
-        if name in key_names or name in keep:
-            continue
-        c = qn(fields[name].column)
-        incoming = new.format(c=c)
-        if name in maxima:
-            assignments.append(f"{c} = {greatest}({table}.{c}, {incoming})")
-        else:
-            assignments.append(f"{c} = {table}.{c} + {incoming}")
-    column_list = ", ".join(qn(fields[c].column) for c in columns)
-    one_row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = insert_sql(model, columns, rows=len(rows), conflict=key_names, maxima=maxima, keep=keep)
     params = [fields[c].get_db_prep_save(row[c], connection) for row in rows for c in columns]
-    # Identifiers come from the model's metadata, values go through placeholders.
-    sql = f"INSERT INTO {table} ({column_list}) VALUES "  # noqa: S608
-    sql += ", ".join([one_row] * len(rows)) + " "
-    if mysql:
-        sql += "ON DUPLICATE KEY UPDATE " + ", ".join(assignments)
-    else:
-        conflict = ", ".join(qn(fields[c].column) for c in key_names)
-        sql += f"ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(assignments)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

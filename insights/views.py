@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
+from core.formatting import duration
 from insights import analytics, charts
 
 TOP_PLAYBOOKS_CHARTED = 5
@@ -66,7 +67,7 @@ def analytics_page(request):
             {
                 "name": p["name"],
                 "chart": charts.duration_chart(trends[p["playbook_id"]]),
-                "top": charts.human_duration(
+                "top": duration(
                     max((d[3] for d in trends[p["playbook_id"]] if d[3] is not None), default=None)
                 ),
             }

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from inventory.models import ServerMetric
+from inventory.selectors import server_metric_samples
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
 WIDTH, HEIGHT, MAX_POINTS = 640, 160, 288
@@ -27,11 +27,7 @@ def metrics_chart(server, range_name="24h", *, now=None):
     range_name = range_name if range_name in RANGES else "24h"
     end = now or timezone.now()
     start = end - RANGES[range_name]
-    rows = (
-        ServerMetric.objects.filter(server=server, collected_at__gte=start, collected_at__lte=end)
-        .values_list("collected_at", "cpu", "memory", "disk")
-        .order_by("collected_at")
-    )
+    rows = server_metric_samples(server=server, start=start, end=end)
     span = (end - start).total_seconds()
     buckets = {}
     count = 0

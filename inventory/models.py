@@ -2,12 +2,15 @@
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
+
+from auditing.mixins import AuditedMixin
 
 percent = [MinValueValidator(0), MaxValueValidator(100)]
 
 
-class Server(models.Model):
+class Server(AuditedMixin, models.Model):
     """A host playbooks run against and the collector polls over SSH.
 
     ``connection`` is ``ssh`` for every real host; ``local`` runs Ansible on the controller
@@ -39,12 +42,31 @@ class Server(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    audit_resource_type = "server"
+    # Values the metrics collector and the ORM write are not decisions anyone made.
+    audit_ignored_fields = frozenset(
+        {
+            "cpu_usage",
+            "memory_usage",
+            "disk_usage",
+            "last_monitored",
+            "last_error",
+            "updated_at",
+            "created_at",
+        }
+    )
+    # A file name inside SSH_KEYS_DIR; the key's contents never reach the database.
+    audit_unmasked_fields = frozenset({"ssh_key_path"})
+
     class Meta:
         db_table = "servers"
         ordering = ["hostname"]
 
     def __str__(self):
         return self.hostname
+
+    def get_absolute_url(self):
+        return reverse("server_detail", args=[self.pk])
 
     @property
     def is_local(self):

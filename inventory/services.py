@@ -1,12 +1,93 @@
-"""Server actions beyond plain edits: the connection test and polling the fleet."""
+"""Writes on the inventory: servers created, edited, (de)activated and deleted, the connection
+test and polling the fleet. The views call these; the audit rows come from the receivers
+(``Server`` opts into the trail).
 
+A local-connection server runs playbooks on the controller itself: only a super_admin creates,
+changes or deletes one (the form offers the choice only to them; this is the check)."""
+
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, cast
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import CharField, ProtectedError
 
 from inventory import metrics, ssh
 from inventory.models import Server
 
+SERVER_FIELDS = (
+    "hostname",
+    "ip_address",
+    "connection",
+    "ssh_user",
+    "ssh_port",
+    "ssh_key_path",
+    "os_type",
+    "os_version",
+    "is_active",
+)
+IN_JOB_HISTORY = (
+    "Server {} has jobs in its history and cannot be deleted. "
+    "Deactivate it instead: it stays in the job history but is no longer used."
+)
 
-def server_test_connection(*, server):
+
+def _check_may_change(actor: Any, server: Server | None, connection: str | None = None) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied
+    local = (server is not None and server.is_local) or connection == Server.Connection.LOCAL
+    if local and not actor.is_super_admin:
+        raise PermissionDenied("Only a super admin can create or change a local server.")
+
+
+def _save(server: Server, fields: dict[str, Any]) -> Server:
+    unknown = set(fields) - set(SERVER_FIELDS)
+    if unknown:
+        raise TypeError(f"not server fields: {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(server, name, value)
+    # Field rules only: the form has checked uniqueness, and the database enforces it.
+    server.full_clean(validate_unique=False, validate_constraints=False)
+    server.save()
+    return server
+
+
+def server_create(*, actor: Any, **fields: Any) -> Server:
+    """Create a server from validated ``fields`` (names in SERVER_FIELDS)."""
+    _check_may_change(actor, None, fields.get("connection"))
+    return _save(Server(), fields)
+
+
+def server_update(*, actor: Any, server: Server, **fields: Any) -> Server:
+    """Change ``server``'s ``fields`` (names in SERVER_FIELDS) and save it."""
+    _check_may_change(actor, server, fields.get("connection"))
+    return _save(server, fields)
+
+
+def server_toggle_active(*, actor: Any, server: Server) -> Server:
+    """Deactivate an active server (it stays in job history but is no longer polled or
+    offered), or activate it again."""
+    _check_may_change(actor, server)
+    server.is_active = not server.is_active
+    server.save(update_fields=["is_active", "updated_at"])
+    return server
+
+
+def server_delete(*, actor: Any, server: Server) -> None:
+    """Delete ``server`` and its metrics; a server jobs ran on is refused (ValidationError):
+    deactivating it keeps the history."""
+    _check_may_change(actor, server)
+    try:
+        server.delete()
+    except ProtectedError:
+        raise ValidationError(IN_JOB_HISTORY.format(server.hostname)) from None
+
+
+def _max_length(name: str) -> int | None:
+    return cast(CharField, Server._meta.get_field(name)).max_length
+
+
+def server_test_connection(*, server: Server) -> tuple[bool, str]:
     """Connect, run ``uname -sr`` and fill os_type/os_version when they are empty.
 
     Returns (ok, message). The os fields are saved with save() so the change is audited.
@@ -19,10 +100,10 @@ def server_test_connection(*, server):
     os_type, _, os_version = output.partition(" ")
     changed = []
     if not server.os_type and os_type:
-        server.os_type = os_type[: Server._meta.get_field("os_type").max_length]
+        server.os_type = os_type[: _max_length("os_type")]
         changed.append("os_type")
     if not server.os_version and os_version:
-        server.os_version = os_version[: Server._meta.get_field("os_version").max_length]
+        server.os_version = os_version[: _max_length("os_version")]
         changed.append("os_version")
     if changed:
         server.save(update_fields=[*changed, "updated_at"])
@@ -30,7 +111,7 @@ def server_test_connection(*, server):
     return True, f"Connected: {output}"
 
 
-def servers_poll(*, servers, max_workers=16):
+def servers_poll(*, servers: Iterable[Server], max_workers: int = 16) -> dict:
     """Sample many servers at once and store each result as soon as it arrives.
 
     The network work runs in a bounded thread pool; the database writes happen here, in the
@@ -38,7 +119,7 @@ def servers_poll(*, servers, max_workers=16):
     costs its own connect timeout. Returns {server: Sample}.
     """
     servers = list(servers)
-    results = {}
+    results: dict[Server, metrics.Sample] = {}
     if not servers:
         return results
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(servers)))) as pool:

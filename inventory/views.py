@@ -1,36 +1,21 @@
 """Servers pages: list, create/edit (HTMX modal or plain page), details with live metrics."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import ProtectedError, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.access import admin_required
-from infra_automation.htmx import redirect_after_post
-from inventory import metrics
+from core.access import admin_required
+from core.htmx import redirect_after_post, render_partial_or_page
+from inventory import metrics, selectors, services
 from inventory.charts import metrics_chart
 from inventory.forms import ServerForm
 from inventory.models import Server
-from inventory.services import server_test_connection
 
-SORTS = {
-    "hostname": "hostname",
-    "-hostname": "-hostname",
-    "ip": "ip_address",
-    "-ip": "-ip_address",
-    "cpu": "cpu_usage",
-    "-cpu": "-cpu_usage",
-    "memory": "memory_usage",
-    "-memory": "-memory_usage",
-    "disk": "disk_usage",
-    "-disk": "-disk_usage",
-    "monitored": "last_monitored",
-    "-monitored": "-last_monitored",
-}
+SERVERS_PER_PAGE = 25
 
 
 def _writable_server(request, pk):
@@ -47,36 +32,30 @@ def server_list(request):
     q = request.GET.get("q", "").strip()[:255]
     status = request.GET.get("status", "all")
     sort = request.GET.get("sort", "hostname")
-    servers = Server.objects.all()
-    if q:
-        servers = servers.filter(Q(hostname__icontains=q) | Q(ip_address__icontains=q))
-    if status in ("active", "inactive"):
-        servers = servers.filter(is_active=(status == "active"))
-    servers = servers.order_by(SORTS.get(sort, "hostname"), "pk")
-    page = Paginator(servers, 25).get_page(request.GET.get("page"))
+    servers = selectors.server_list(q=q, status=status, sort=sort)
     context = {
-        "page": page,
+        "page": Paginator(servers, SERVERS_PER_PAGE).get_page(request.GET.get("page")),
         "q": q,
         "status": status,
-        "sort": sort if sort in SORTS else "hostname",
+        "sort": sort if sort in selectors.SERVER_SORTS else "hostname",
     }
-    template = (
-        "inventory/partials/server_table.html" if request.htmx else "inventory/server_list.html"
+    return render_partial_or_page(
+        request, "inventory/partials/server_table.html", "inventory/server_list.html", context
     )
-    return render(request, template, context)
 
 
 def _server_form(request, server=None):
     form = ServerForm(request.POST or None, instance=server, user=request.user)
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
-        messages.success(request, f"Server {saved.hostname} saved.")
+        if server is None:
+            server = services.server_create(actor=request.user, **form.cleaned_data)
+        else:
+            services.server_update(actor=request.user, server=server, **form.cleaned_data)
+        messages.success(request, f"Server {server.hostname} saved.")
         return redirect_after_post(request, reverse("server_list"))
-    template = (
-        "inventory/partials/server_form.html" if request.htmx else "inventory/server_form.html"
-    )
-    return render(
-        request, template, {"form": form, "server": server, "keys": form.available_keys()}
+    context = {"form": form, "server": server, "keys": form.available_keys()}
+    return render_partial_or_page(
+        request, "inventory/partials/server_form.html", "inventory/server_form.html", context
     )
 
 
@@ -94,10 +73,9 @@ def server_edit(request, pk):
 def server_detail(request, pk):
     server = get_object_or_404(Server, pk=pk)
     context = {"server": server, "chart": metrics_chart(server, request.GET.get("range"))}
-    template = (
-        "inventory/partials/server_modal.html" if request.htmx else "inventory/server_detail.html"
+    return render_partial_or_page(
+        request, "inventory/partials/server_modal.html", "inventory/server_detail.html", context
     )
-    return render(request, template, context)
 
 
 def server_metrics(request, pk):
@@ -128,7 +106,7 @@ def server_refresh(request, pk):
 @require_POST
 def server_test(request, pk):
     server = _writable_server(request, pk)
-    ok, message = server_test_connection(server=server)
+    ok, message = services.server_test_connection(server=server)
     if request.htmx:
         return render(
             request, "inventory/partials/server_test_result.html", {"ok": ok, "message": message}
@@ -140,9 +118,7 @@ def server_test(request, pk):
 @admin_required
 @require_POST
 def server_toggle_active(request, pk):
-    server = _writable_server(request, pk)
-    server.is_active = not server.is_active
-    server.save(update_fields=["is_active", "updated_at"])
+    server = services.server_toggle_active(actor=request.user, server=_writable_server(request, pk))
     state = "activated" if server.is_active else "deactivated"
     messages.success(request, f"Server {server.hostname} {state}.")
     return redirect_after_post(request, reverse("server_list"))
@@ -154,13 +130,9 @@ def server_delete(request, pk):
     if request.method != "POST":
         return render(request, "inventory/server_confirm_delete.html", {"server": server})
     try:
-        server.delete()
-    except ProtectedError:
-        messages.error(
-            request,
-            f"Server {server.hostname} has jobs in its history and cannot be deleted. "
-            "Deactivate it instead: it stays in the job history but is no longer used.",
-        )
-        return redirect_after_post(request, reverse("server_list"))
-    messages.success(request, f"Server {server.hostname} deleted.")
+        services.server_delete(actor=request.user, server=server)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Server {server.hostname} deleted.")
     return redirect_after_post(request, reverse("server_list"))

@@ -63,7 +63,7 @@ RECOMMENDED_INDEXES = [
     ("playbook_audit_logs", ("action",), "idx_pb_audit_action", "history filter"),
     ("playbook_audit_logs", ("created_at",), "idx_pb_audit_created_at", "all history"),
     ("playbook_audit_logs", ("new_sha256",), "idx_pb_audit_sha256", "job -> version"),
-    # issue 7: the analytics rollups, read by day ranges (docs/analytics.md)
+    # The analytics rollups, read by day ranges (docs/analytics.md)
     ("job_daily_stats", ("day", "playbook_id"), "uniq_job_daily_stat", "rollup upsert key"),
     ("job_daily_stats", ("day", "playbook_id"), "idx_job_daily_stat_runs", "analytics (covering)"),
     ("job_server_daily_stats", ("day", "server_id"), "uniq_job_server_daily_stat", "rollup key"),

@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
-from accounts.access import super_admin_required
 from auditing.context import client_ip
+from core.access import super_admin_required
 from maintenance.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
 from maintenance.metrics import REGISTRY
 

@@ -3,7 +3,7 @@ page with a keyset cursor or a date filter answers with a message, never a 500."
 
 import pytest
 
-from infra_automation.forms import epoch_micros
+from core.forms import epoch_micros
 from tests.factories import JobFactory, JobLogFactory, PlaybookFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from django import forms
 from accounts.models import User
 from automation.models import Job, Playbook
 from automation.services.jobs import may_run_locally, parse_extra_vars
-from infra_automation.forms import DateRangeMixin, ascii_int, epoch_micros, from_epoch_micros
+from core.forms import DateRangeMixin, TimeCursorField, ascii_int
 from inventory.models import Server
 
 
@@ -45,12 +45,6 @@ def initial_from_query(params):
     return initial
 
 
-def encode_cursor(job):
-    """The cursor of the page after ``job``: '<microseconds since 1970>_<id>', digits only, safe
-    in any URL (JobFilterForm.clean_before reads it back)."""
-    return f"{epoch_micros(job.created_at)}_{job.pk}"
-
-
 class JobFilterForm(DateRangeMixin, forms.Form):
     """Filters of the jobs list; every value is validated, bad ones become messages. Its
     cleaned_data are the arguments of automation.selectors.jobs.job_list."""
@@ -59,19 +53,6 @@ class JobFilterForm(DateRangeMixin, forms.Form):
     playbook = forms.ModelChoiceField(queryset=Playbook.objects.order_by("name"), required=False)
     server = forms.ModelChoiceField(queryset=Server.objects.order_by("hostname"), required=False)
     user = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
-    # Keyset cursor '<microseconds since 1970>_<id>' of the last job on the previous page.
-    before = forms.CharField(required=False, max_length=60, widget=forms.HiddenInput)
-
-    def clean_before(self):
-        """(created_at, id) from the cursor, or None; anything else is a message (a number too
-        big for a date or an id once raised OverflowError here)."""
-        raw = self.cleaned_data["before"]
-        if not raw:
-            return None
-        micros, _, pk = (ascii_int(part) for part in raw.partition("_"))
-        moment = from_epoch_micros(micros) if micros is not None else None
-        if moment is None or pk is None:
-            raise forms.ValidationError(
-                "Not a valid page cursor: use the page links to move between pages."
-            )
-        return moment, pk
+    # Keyset cursors (created_at, id): jobs older than ``before`` or newer than ``after``.
+    before = TimeCursorField()
+    after = TimeCursorField()

@@ -9,7 +9,7 @@ from automation.models import PlaybookVersion
 from automation.selectors.playbooks import playbook_name_taken
 from automation.storage import sha256_text
 from automation.validation import decode_upload, validate_playbook
-from infra_automation.forms import MAX_ID, DateRangeMixin
+from core.forms import MAX_ID, DateRangeMixin
 
 ALLOWED_SUFFIXES = (".yml", ".yaml")
 

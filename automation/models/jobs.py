@@ -7,6 +7,8 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from auditing.mixins import AuditedMixin
+from auditing.models import AuditLog
 from automation.models.playbooks import Playbook
 from automation.signals import job_finished
 
@@ -15,7 +17,7 @@ class InvalidTransition(Exception):
     """A job status change the state machine does not allow (e.g. success -> running)."""
 
 
-class Job(models.Model):
+class Job(AuditedMixin, models.Model):
     """One run of a playbook against a server.
 
     Status moves pending -> running -> success|failed|cancelled, or pending -> cancelled|failed.
@@ -71,6 +73,12 @@ class Job(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
+    # How jobs appear in the audit trail (auditing.mixins): named by job_id; task_id and worker
+    # are plumbing between the web process and the worker, not decisions.
+    audit_resource_type = "job"
+    audit_id_field = "job_id"
+    audit_ignored_fields = frozenset({"created_at", "task_id", "worker"})
+
     class Meta:
         db_table = "jobs"
         indexes = [
@@ -87,6 +95,20 @@ class Job(models.Model):
 
     def get_absolute_url(self):
         return reverse("job_detail", kwargs={"job_id": self.job_id})
+
+    def audit_create_action(self):
+        return AuditLog.Action.RELAUNCH if self.relaunched_from_id else AuditLog.Action.RUN
+
+    def audit_update_action(self, changes):
+        status = changes.get("status", {}).get("new")
+        cancel_flag = changes.get("cancel_requested", {}).get("new")
+        if status == self.Status.CANCELLED or cancel_flag is True:
+            return AuditLog.Action.CANCEL
+        return AuditLog.Action.UPDATE
+
+    def audit_creator(self):
+        # Launching is the launcher's act, also outside a request (a command, a schedule).
+        return self.user if self.user_id else None
 
     @property
     def queued_for(self):

@@ -5,10 +5,11 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from auditing.mixins import AuditedMixin
 from automation import storage
 
 
-class Playbook(models.Model):
+class Playbook(AuditedMixin, models.Model):
     """An Ansible playbook. Its content lives in a file under PLAYBOOKS_DIR whose name the app
     generates; ``file_path`` is that name relative to PLAYBOOKS_DIR, never a user's path.
     Deleting is soft (``is_active=False``) so jobs and history keep pointing at it."""
@@ -19,6 +20,10 @@ class Playbook(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # How playbooks appear in the audit trail (auditing.mixins).
+    audit_resource_type = "playbook"
+    audit_ignored_fields = frozenset({"updated_at", "created_at"})
 
     class Meta:
         db_table = "playbooks"

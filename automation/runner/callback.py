@@ -17,7 +17,7 @@ from django.utils import timezone
 from automation.console import console_text
 from automation.models import Job, JobLog
 from automation.runner import sandbox
-from infra_automation.db import insert_sql
+from core.db import insert_sql
 
 BATCH_LINES = 500
 BATCH_SECONDS = 0.5

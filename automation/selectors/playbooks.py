@@ -107,10 +107,14 @@ def playbook_version_diff(
     versions = PlaybookVersion.objects.filter(playbook_id=playbook_id)
     if not versions.exists():
         raise Http404("No history for this playbook.")
+    latest = versions.order_by("-id").first()
     if to_id is not None:
         to = playbook_version_get(playbook_id=playbook_id, version_id=to_id)
-    else:
-        to = versions.order_by("-id").first()
+    elif latest is not None:
+        to = latest
+    else:  # the last version was deleted between the two queries
+        raise Http404("No history for this playbook.")
+    base: PlaybookVersion | None
     if from_id is not None:
         base = playbook_version_get(playbook_id=playbook_id, version_id=from_id)
     else:

@@ -8,19 +8,19 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from auditing.services import mask_secrets
-from automation.forms.jobs import JobFilterForm, JobLaunchForm, encode_cursor, initial_from_query
+from automation.forms.jobs import JobFilterForm, JobLaunchForm, initial_from_query
 from automation.selectors.jobs import (
     MAX_LINE,
     WINDOW,
-    JobPage,
     job_console,
     job_console_text,
     job_get,
     job_list,
 )
 from automation.services.jobs import job_cancel, job_launch, job_relaunch
-from infra_automation.forms import ascii_int
-from infra_automation.htmx import redirect_after_post
+from core.forms import ascii_int
+from core.htmx import redirect_after_post
+from core.pagination import KeysetPage
 
 STOP_POLLING = 286  # htmx stops polling on this status
 
@@ -43,15 +43,10 @@ def job_new(request):
 def job_list_view(request):
     form = JobFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
-        page = JobPage(jobs=[], has_next=False)  # the form says what is wrong; no rows
+        page = KeysetPage(rows=[], newer=None, older=None)  # the form says what is wrong
     else:
         page = job_list(**(form.cleaned_data if form.is_bound else {}))
-    context = {
-        "form": form,
-        "jobs": page.jobs,
-        "next_cursor": encode_cursor(page.jobs[-1]) if page.has_next else "",
-        "paged": bool(form.is_bound and form.cleaned_data.get("before")),
-    }
+    context = {"form": form, "page": page, "jobs": page.rows, "next_cursor": page.older or ""}
     return render(request, "automation/job_list.html", context)
 
 

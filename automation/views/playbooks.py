@@ -6,7 +6,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import admin_required
 from automation.diff import side_by_side, stats
 from automation.forms.playbooks import (
     HistoryFilterForm,
@@ -34,6 +33,7 @@ from automation.services.playbooks import (
     playbook_update,
 )
 from automation.storage import sha256_text
+from core.access import admin_required
 
 
 def playbook_list_view(request):

@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from accounts.access import admin_required, super_admin_required
+from core.access import admin_required, super_admin_required
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

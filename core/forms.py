@@ -1,4 +1,5 @@
-"""Form pieces shared by the list pages' filters."""
+"""Form pieces shared by the list pages' filters: the date range, bounded integers from the
+query string and keyset page cursors."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -14,7 +15,7 @@ MAX_DAY = date(9998, 12, 31)
 MAX_ID = 2**63 - 1
 
 
-def ascii_int(raw, *, maximum=MAX_ID):
+def ascii_int(raw: str | None, *, maximum: int = MAX_ID) -> int | None:
     """A non-negative integer from a query-string value, or None for anything else.
 
     ``str.isdigit`` alone lets through '²' (which int() refuses) and 5,000-digit numbers
@@ -26,12 +27,12 @@ def ascii_int(raw, *, maximum=MAX_ID):
     return value if value <= maximum else None
 
 
-def epoch_micros(moment):
+def epoch_micros(moment: datetime) -> int:
     """An aware datetime as whole microseconds since 1970 (a cursor made only of digits)."""
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def from_epoch_micros(micros):
+def from_epoch_micros(micros: int) -> datetime | None:
     """The datetime of ``epoch_micros`` output; None when it is outside Python's datetimes."""
     try:
         return EPOCH + timedelta(microseconds=micros)
@@ -54,7 +55,8 @@ class DateRangeMixin(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for name in ("date_from", "date_to"):
             day = cleaned.get(name)
             if day and not MIN_DAY <= day <= MAX_DAY:
@@ -75,3 +77,29 @@ class DateRangeMixin(forms.Form):
             end = datetime.combine(day, time.min, tz) + timedelta(days=1)
             queryset = queryset.filter(**{f"{field}__lt": end})
         return queryset
+
+
+class TimeCursorField(forms.CharField):
+    """A keyset cursor on (a datetime, an id), written ``<microseconds since 1970>_<id>``
+    (``core.pagination.encode_cursor``): digits only, safe in any URL. Cleans to
+    ``(datetime, id)`` or None; anything else is a message, never a 500 (a number too big for a
+    date or an id once raised OverflowError)."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 60)
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        raw = super().clean(value)  # a string of at most max_length characters
+        if not raw:
+            return None
+        micros, _, pk = (ascii_int(part) for part in raw.partition("_"))
+        moment = from_epoch_micros(micros) if micros is not None else None
+        if moment is None or pk is None:
+            raise forms.ValidationError(
+                "Not a valid page cursor: use the page links to move between pages."
+            )
+        return moment, pk
