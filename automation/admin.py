@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from automation.models import Job, JobLog, Playbook, PlaybookVersion
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(Playbook)
@@ -14,7 +15,7 @@ class PlaybookAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlaybookVersion)
-class PlaybookVersionAdmin(admin.ModelAdmin):
+class PlaybookVersionAdmin(ReadOnlyAdmin):
     """Versions are the playbook's history: readable, never added, edited or deleted by hand
     (the playbook pages write them; restoring a version writes a new one)."""
 
@@ -22,16 +23,6 @@ class PlaybookVersionAdmin(admin.ModelAdmin):
     list_filter = ("action",)
     list_select_related = ("user",)
     search_fields = ("playbook_name",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Job)
@@ -56,20 +47,10 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobLog)
-class JobLogAdmin(admin.ModelAdmin):
+class JobLogAdmin(ReadOnlyAdmin):
     """Console lines are a record of what ran: readable, never added, edited or deleted by
     hand (the retention command prunes them)."""
 
     list_display = ("job", "line_number", "log_level", "timestamp")
     list_filter = ("log_level",)
     raw_id_fields = ("job",)
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
