@@ -29,7 +29,7 @@ run: venv .env
 	@echo "  infra_automation (development server): http://$(HOST):$(PORT)/  (log in as 'admin')"
 	@echo "  for production use 'make serve' or deploy/ (docs/operations.md)"
 	@echo ""
-	@bash -c 'trap "kill 0" EXIT; $(PY) manage.py qcluster & $(PY) manage.py runserver $(HOST):$(PORT)'
+	@bash -c 'trap "kill 0" EXIT; $(PY) manage.py worker & $(PY) manage.py runserver $(HOST):$(PORT)'
 
 # Production mode for a trial: gunicorn + WhiteNoise with DEBUG=False, and a worker.
 serve: venv .env

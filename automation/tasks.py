@@ -1,17 +1,11 @@
 """django-q2 entry points. A task loads its row by id and calls the runner."""
 
-import os
-import socket
-
 from django.db import close_old_connections, connection
 
 from auditing.context import audit_context
 from automation.models import Job
 from automation.runner.execute import execute
-
-
-def worker_name():
-    return f"{socket.gethostname()}:{os.getpid()}"
+from automation.workers import worker_name
 
 
 def close_stale_connections():

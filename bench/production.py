@@ -4,7 +4,7 @@
    Django's runserver (DEBUG=True, as `make run`) on the same database, driven in interleaved
    rounds by CLIENTS concurrent clients for SECONDS each: the jobs list (`/jobs/`) and a live
    console poll (`/jobs/<uuid>/log/?after=<n>`). Requests per second and p95 per page.
-2. Workers: a batch of JOBS one-second jobs through a private Redis broker with one qcluster,
+2. Workers: a batch of JOBS one-second jobs through a private Redis broker with one worker cluster,
    then with two, interleaved; wall time from the first launch to the last success.
 
 Run: .venv/bin/python bench/production.py [--rounds N]  (DATABASE_URL optional: scratch SQLite)
@@ -169,7 +169,7 @@ def workers(user, server, rounds):
             for count in (1, 2):
                 clusters = [
                     subprocess.Popen(
-                        [sys.executable, "manage.py", "qcluster"], cwd=ROOT,
+                        [sys.executable, "manage.py", "worker"], cwd=ROOT,
                         env={**worker_env(), "REDIS_URL": url}, stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL, start_new_session=True,
                     )

@@ -35,6 +35,13 @@ DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 PLAYBOOKS_DIR = Path(env.str("PLAYBOOKS_DIR", default=str(DATA_DIR / "playbooks")))
 SSH_KEYS_DIR = Path(env.str("SSH_KEYS_DIR", default=str(DATA_DIR / "ssh_keys")))
 SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_hosts")))
+# Workers refresh their heartbeat row this often; a running job whose worker has been silent
+# for WORKER_LOST_SECONDS is failed by the reaper. A stopping worker gives its running jobs
+# WORKER_STOP_GRACE seconds to finish before it cancels them (keep it well under the
+# supervisor's stop timeout: systemd's default is 90 s).
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5)
+WORKER_LOST_SECONDS = env.float("WORKER_LOST_SECONDS", default=30)
+WORKER_STOP_GRACE = env.float("WORKER_STOP_GRACE", default=30)
 # Seconds a playbook run may take before it is stopped and failed.
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
 # Every ansible-playbook runs in a bubblewrap sandbox (automation/runner/sandbox.py). "off" runs it

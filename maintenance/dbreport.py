@@ -45,6 +45,8 @@ RECOMMENDED_INDEXES = [
     ("jobs", ("playbook_id", "created_at"), "idx_jobs_playbook_created", "jobs by playbook"),
     ("jobs", ("server_id", "created_at"), "idx_jobs_server_created", "jobs by server"),
     ("jobs", ("user_id", "created_at"), "idx_jobs_user_created", "jobs by user"),
+    ("worker_heartbeats", ("last_seen",), "idx_worker_heartbeats_seen", "reaper, health"),
+    ("worker_heartbeats", ("cluster",), "idx_worker_heartbeats_cluster", "a worker's shutdown"),
     ("jobs", ("job_id",), "unique job_id", "job pages by UUID"),
     ("job_logs", ("job_id", "line_number"), "uniq_job_logs_line", "console reads by line"),
     ("job_logs", ("timestamp",), "timestamp index", "job log retention"),

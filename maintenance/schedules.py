@@ -16,7 +16,8 @@ from maintenance.retention import RETENTION
 SCHEDULES = [(r.command, r.schedule_type, None, r.first_run_at) for r in RETENTION] + [
     ("optimize_db", Schedule.MONTHLY, None, time(4, 0)),
     ("poll_servers", Schedule.MINUTES, 1, None),
-    ("reap_jobs", Schedule.MINUTES, 5, None),
+    # Fails jobs whose worker went silent (WORKER_LOST_SECONDS) within about a minute more.
+    ("reap_jobs", Schedule.MINUTES, 1, None),
     # The analytics audit figures lag audit_logs by up to this interval (the page only reads).
     ("refresh_audit_stats", Schedule.MINUTES, 1, None),
     # Expired sessions stay in django_session until someone removes them (Django's own command).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The production pair for a trial on this machine: gunicorn (deploy/gunicorn.conf.py) serving
-# the app with DEBUG=False and WhiteNoise, plus a qcluster worker. Used by `make serve`.
+# the app with DEBUG=False and WhiteNoise, plus a job worker (`manage.py worker`). Used by `make serve`.
 # Expects the venv (make venv) and a .env or environment with SECRET_KEY. Ctrl-C or SIGTERM
 # stops both: the worker gets SIGTERM and time to end its jobs (see docs/operations.md).
 set -euo pipefail
@@ -20,7 +20,7 @@ if [ "${SERVE_SEED:-1}" = "1" ]; then
     $PY manage.py setup_schedules
 fi
 
-$PY manage.py qcluster &
+$PY manage.py worker &
 worker=$!
 .venv/bin/gunicorn -c deploy/gunicorn.conf.py infra_automation.wsgi &
 web=$!

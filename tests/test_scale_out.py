@@ -1,4 +1,4 @@
-"""Scaling out as the README says: two `qcluster` processes sharing a Redis broker (a private
+"""Scaling out as the README says: two `manage.py worker` clusters sharing a Redis broker (a private
 redis-server started here, never the machine's shared one) and the database. Jobs spread over
 both, none runs twice, and a worker killed mid-job gets its job failed by the reaper while the
 other goes on."""
@@ -61,7 +61,7 @@ def clusters(redis_url, tmp_path):
     for n in (1, 2):
         log = open(tmp_path / f"qcluster-{n}.log", "wb")  # noqa: SIM115 - closed by stop_qcluster
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
+            [sys.executable, "manage.py", "worker"],
             cwd=ROOT,
             env={**worker_env(), "REDIS_URL": redis_url},
             stdout=log,
@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_job_is_reaped_while_the_other_keeps_working(
         lambda: JobLog.objects.filter(job=job, content__contains="TASK [").exists(), timeout=60
     )
     job.refresh_from_db()
-    worker_pid = int(job.worker.rpartition(":")[2])
+    worker_pid = int(job.worker.split(":")[1])  # host:pid:token
     os.kill(worker_pid, signal.SIGKILL)
     # Its cluster starts a new worker process, whose start runs the reaper.
     wait_for(lambda: Job.objects.get(pk=job.pk).status == Job.Status.FAILED, timeout=60)

@@ -27,6 +27,8 @@ def worker_env():
         **os.environ,
         "DATABASE_URL": database_url(),
         "Q_WORKERS": "1",
+        # A test stops its worker with SIGTERM: running jobs get 2 s, not production's 30.
+        "WORKER_STOP_GRACE": "2",
         "PLAYBOOKS_DIR": str(settings.PLAYBOOKS_DIR),
         "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
         "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
@@ -35,11 +37,12 @@ def worker_env():
 
 
 def start_qcluster(log_path):
-    """Start a one-process cluster sharing this process's database and file directories."""
+    """Start `manage.py worker` (a one-process cluster) sharing this process's database and
+    file directories."""
     env = worker_env()
     log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_qcluster
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", "worker"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -1,8 +1,9 @@
-"""Automation's models, one module per sub-domain: ``playbooks`` (Playbook, PlaybookVersion) and
-``jobs`` (Job, JobLog). Imported from here (``automation.models``), as Django and every caller
-expect."""
+"""Automation's models, one module per sub-domain: ``playbooks`` (Playbook, PlaybookVersion),
+``jobs`` (Job, JobLog) and ``workers`` (WorkerHeartbeat). Imported from here
+(``automation.models``), as Django and every caller expect."""
 
 from automation.models.jobs import InvalidTransition, Job, JobLog
 from automation.models.playbooks import Playbook, PlaybookVersion
+from automation.models.workers import WorkerHeartbeat
 
-__all__ = ["InvalidTransition", "Job", "JobLog", "Playbook", "PlaybookVersion"]
+__all__ = ["InvalidTransition", "Job", "JobLog", "Playbook", "PlaybookVersion", "WorkerHeartbeat"]

@@ -64,8 +64,11 @@ class Job(AuditedMixin, models.Model):
     cancel_requested = models.BooleanField(default=False)
     # Line number of the first ERROR console line, kept while logs are stored ("jump to error").
     first_error_line = models.PositiveIntegerField(null=True, blank=True)
-    # "host:pid" of the worker process running the job, for the orphan reaper.
+    # The worker process running the job ("host:pid:token", a WorkerHeartbeat name), for the
+    # reaper.
     worker = models.CharField(max_length=255, blank=True)
+    # Why a cancel was requested when it was not a person (e.g. "the worker stopped").
+    cancel_reason = models.CharField(max_length=255, blank=True)
     relaunched_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="relaunches"
     )
@@ -77,7 +80,7 @@ class Job(AuditedMixin, models.Model):
     # are plumbing between the web process and the worker, not decisions.
     audit_resource_type = "job"
     audit_id_field = "job_id"
-    audit_ignored_fields = frozenset({"created_at", "task_id", "worker"})
+    audit_ignored_fields = frozenset({"created_at", "task_id", "worker", "cancel_reason"})
 
     class Meta:
         db_table = "jobs"
@@ -176,18 +179,21 @@ class Job(AuditedMixin, models.Model):
             completed_at=timezone.now(),
         )
 
-    def request_cancel(self):
+    def request_cancel(self, *, reason=""):
         """Cancel: a pending job never starts; a running job is flagged for its worker.
-        Returns False when the job had already finished."""
+        ``reason`` says why when it is not a person's choice. Returns False when the job had
+        already finished."""
         if self.status == self.Status.PENDING and self.transition(
             self.Status.CANCELLED,
             completed_at=timezone.now(),
-            error_message="Cancelled before it started.",
+            error_message=f"Cancelled before it started: {reason}."
+            if reason
+            else "Cancelled before it started.",
         ):
             return True
         if self.status == self.Status.RUNNING:
-            Job.objects.filter(pk=self.pk).update(cancel_requested=True)
-            self.cancel_requested = True
+            Job.objects.filter(pk=self.pk).update(cancel_requested=True, cancel_reason=reason)
+            self.cancel_requested, self.cancel_reason = True, reason
             return True
         return False
 

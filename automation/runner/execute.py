@@ -127,12 +127,14 @@ def host_stats(runner_stats):
 
 def _record_result(job, runner, state):
     stats = host_stats(runner.stats)
-    job.refresh_from_db(fields=["cancel_requested"])
+    job.refresh_from_db(fields=["cancel_requested", "cancel_reason"])
     rc = runner.rc
     if state.prompt_refused:
         status, message = Job.Status.FAILED, PROMPT_MESSAGE
     elif runner.status == "canceled" or job.cancel_requested:
-        status, message = Job.Status.CANCELLED, "Cancelled while running."
+        status = Job.Status.CANCELLED
+        reason = job.cancel_reason
+        message = f"Cancelled: {reason}." if reason else "Cancelled while running."
     elif runner.status == "timeout":
         status, message = Job.Status.FAILED, f"timed out after {settings.JOB_TIMEOUT} s"
     elif runner.status == "successful" and rc == 0:

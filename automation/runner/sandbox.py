@@ -236,7 +236,9 @@ def wrap(
         *command,
     ]
     if not enabled():
-        return start
+        # No sandbox to die with the worker: at least ansible-playbook itself gets SIGKILL when
+        # the worker process dies (its forked workers may outlive it: development only).
+        return [SETPRIV, "--pdeathsig", "KILL", "--", *start] if shutil.which(SETPRIV) else start
     account = run_as()
     args = [BWRAP, *bwrap_arguments(workdir=workdir, home=account.home, readonly=readonly)]
     if account.uid is None:

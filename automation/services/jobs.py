@@ -3,8 +3,11 @@
 import json
 import math
 import os
+import shutil
 import socket
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +19,7 @@ from django_q.tasks import async_task
 from accounts.models import User
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
-from automation.models import Job, Playbook
+from automation.models import Job, Playbook, WorkerHeartbeat
 from automation.runner import sandbox
 from inventory.models import Server
 
@@ -240,29 +243,61 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _lost_reason(job: Job, alive: set[str], host: str, deadline: datetime) -> str:
+    """Why ``job`` has no live worker ('' when it may still have one)."""
+    parts = job.worker.split(":")
+    if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not pid_alive(int(parts[1])):
+        # On this machine a dead process is certain at once; elsewhere, silence decides.
+        return f"its worker process ({job.worker}) is gone"
+    if len(parts) == 3 and job.worker not in alive:
+        return (
+            f"its worker ({job.worker}) has not reported for over "
+            f"{settings.WORKER_LOST_SECONDS:g} s"
+        )
+    if len(parts) == 2 and parts[0] == host and parts[1].isdigit() and not pid_alive(int(parts[1])):
+        return "its worker process is gone"  # a worker of a release without heartbeats
+    if job.started_at is not None and job.started_at < deadline:
+        return f"no result after {settings.JOB_TIMEOUT} s"
+    return ""
+
+
+def job_directories(job: Job) -> list[Path]:
+    """The job's private data directories on this machine (the runner makes one per run)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"job-{job.job_id}-*"))
+
+
 def jobs_reap(*, now: datetime | None = None) -> list[Job]:
-    """Fail jobs left running by a worker that is gone (same host, process dead) or running
-    past JOB_TIMEOUT + grace. Returns the reaped jobs."""
+    """Fail jobs left running by a worker that is gone: silent for WORKER_LOST_SECONDS
+    (whatever host or container it ran on), or running past JOB_TIMEOUT + grace. Their data
+    directories on this machine go with them; their sandboxes died with their worker. Returns
+    the reaped jobs."""
     now = now or timezone.now()
     deadline = now - timedelta(seconds=settings.JOB_TIMEOUT) - REAP_GRACE
+    running = list(
+        Job.objects.filter(status=Job.Status.RUNNING).only(
+            "id", "job_id", "status", "worker", "started_at", "stats"
+        )
+    )
+    seen_since = now - timedelta(seconds=settings.WORKER_LOST_SECONDS)
+    alive = set(
+        WorkerHeartbeat.objects.filter(
+            name__in={job.worker for job in running}, last_seen__gte=seen_since
+        ).values_list("name", flat=True)
+    )
     host = socket.gethostname()
     reaped = []
-    for job in Job.objects.filter(status=Job.Status.RUNNING).only(
-        "id", "job_id", "status", "worker", "started_at", "stats"
-    ):
-        worker_host, _, pid = job.worker.rpartition(":")
-        dead = worker_host == host and pid.isdigit() and not pid_alive(int(pid))
-        overdue = job.started_at is not None and job.started_at < deadline
-        if (dead or overdue) and job.finish(
-            Job.Status.FAILED,
-            error_message="worker lost: the worker running this job stopped "
-            + ("(process gone)" if dead else f"(no result after {settings.JOB_TIMEOUT} s)"),
-        ):
+    for job in running:
+        reason = _lost_reason(job, alive, host, deadline)
+        if reason and job.finish(Job.Status.FAILED, error_message=f"worker lost: {reason}"):
             audit_record(
                 AuditLog.Action.UPDATE,
                 job,
                 {"status": ["running", "failed"], "error_message": job.error_message},
                 user=NO_USER,
             )
+            for directory in job_directories(job):
+                shutil.rmtree(directory, ignore_errors=True)
             reaped.append(job)
+    # Rows of workers gone for a day are history nobody reads.
+    WorkerHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()
     return reaped

@@ -292,15 +292,25 @@ def test_reap_jobs_fails_jobs_whose_worker_is_gone_or_overdue(db, settings, caps
     assert "Reaped 0 jobs" in capsys.readouterr().out
 
 
-def test_reaper_runs_when_a_worker_spawns(db):
+def test_a_spawning_worker_announces_itself_and_runs_the_reaper(db, monkeypatch):
     import socket
 
     from django_q.signals import post_spawn
 
+    from automation import workers
+    from automation.models import WorkerHeartbeat
+
+    # The heartbeat thread would outlive this test in this process: only its first beat here.
+    monkeypatch.setattr(workers, "_beat_forever", lambda stop: None)
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", False)
     job = JobFactory(status=Job.Status.RUNNING, worker=f"{socket.gethostname()}:999998")
     post_spawn.send(sender="django_q", proc_name="Process-1")
-    job.refresh_from_db()
-    assert job.status == Job.Status.FAILED
+    try:
+        job.refresh_from_db()
+        assert job.status == Job.Status.FAILED
+        assert WorkerHeartbeat.objects.filter(name=workers.worker_name()).exists()
+    finally:
+        workers.stop_heartbeat()
 
 
 def test_the_worker_records_the_end_of_a_run_for_the_launching_user(

@@ -73,7 +73,7 @@ def test_schedules_call_the_management_commands_with_the_required_cadence():
         "('purge_audit_logs',)": (Schedule.WEEKLY, None, FUNC, -1),
         "('optimize_db',)": (Schedule.MONTHLY, None, FUNC, -1),
         "('poll_servers',)": (Schedule.MINUTES, 1, FUNC, -1),
-        "('reap_jobs',)": (Schedule.MINUTES, 5, FUNC, -1),
+        "('reap_jobs',)": (Schedule.MINUTES, 1, FUNC, -1),
         "('refresh_audit_stats',)": (Schedule.MINUTES, 1, FUNC, -1),
         "('clearsessions',)": (Schedule.DAILY, None, FUNC, -1),
     }
