@@ -42,6 +42,10 @@ SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_
 WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=5)
 WORKER_LOST_SECONDS = env.float("WORKER_LOST_SECONDS", default=30)
 WORKER_STOP_GRACE = env.float("WORKER_STOP_GRACE", default=30)
+# /healthz: a worker must have reported within this many seconds; DATA_DIR needs this much
+# free space (MB).
+WORKER_HEALTHY_SECONDS = env.float("WORKER_HEALTHY_SECONDS", default=60)
+HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=500)
 # Seconds a playbook run may take before it is stopped and failed.
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
 # Every ansible-playbook runs in a bubblewrap sandbox (automation/runner/sandbox.py). "off" runs it

@@ -5,4 +5,5 @@ from maintenance import views
 urlpatterns = [
     path("database/", views.database_report, name="database_report"),
     path("metrics", views.metrics, name="metrics"),
+    path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,13 +1,15 @@
-"""Maintenance pages: the live database report for super_admins, and ``/metrics`` for
-Prometheus (no login; an address allow-list or a bearer token instead)."""
+"""Maintenance pages: the live database report for super_admins, ``/healthz`` for load
+balancers and supervisors (no login), and ``/metrics`` for Prometheus (no login; an address
+allow-list or a bearer token instead)."""
 
 import hmac
 import ipaddress
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -15,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from auditing.context import client_ip
 from core.access import super_admin_required
 from maintenance.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
+from maintenance.health import health
 from maintenance.metrics import REGISTRY
 
 
@@ -54,3 +57,13 @@ def metrics(request):
     # The classic text format (0.0.4): what every Prometheus release parses; our names need
     # nothing newer.
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+@login_not_required
+@require_GET
+@never_cache
+def healthz(request):
+    """200 when the database, the broker, a worker and the disk are fine; 503 otherwise, with
+    the failing check named."""
+    report = health()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)

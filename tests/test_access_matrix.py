@@ -123,6 +123,8 @@ MATRIX = {
     # Prometheus scrapes without a login, from an allowed address (the test client's 127.0.0.1)
     # or with the token; what a session may do does not change that.
     "metrics": Route(get=(200, 200, 200, 200), post=(405, 405, 405, 405)),
+    # Load balancers probe without a login; 503 while no worker reports (none runs here).
+    "healthz": Route(get=(503, 503, 503, 503), post=(405, 405, 405, 405)),
     # Django admin: super_admin only; its other routes are the admin's own business.
     "admin:index": Route(get=(302, 302, 302, 200)),
 }
