@@ -5,13 +5,19 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run serve test venv lint check clean
+# requirements.txt: what production installs; requirements-dev.txt: that plus tests and tools.
+# Both are lock files with hashes (`make lock` regenerates them from the *.in files).
+REQUIREMENTS ?= requirements-dev.txt
+COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
 
-$(VENV)/.installed: requirements.txt
+.PHONY: run serve test venv lint check clean lock
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	./scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --require-hashes -r $(REQUIREMENTS)
 	touch $@
 
 venv: $(VENV)/.installed
@@ -38,6 +44,10 @@ serve: venv .env
 test: venv
 	./scripts/system-deps.sh --test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lock: venv
+	$(COMPILE) -o requirements.txt requirements.in
+	$(COMPILE) -o requirements-dev.txt requirements-dev.in
 
 lint: venv
 	$(VENV)/bin/ruff check .
