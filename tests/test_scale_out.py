@@ -13,7 +13,7 @@ import pytest
 from django_q.conf import Conf
 
 from automation.models import Job, JobLog
-from automation.services.jobs import job_launch
+from automation.services.jobs import job_directories, job_launch
 from automation.services.playbooks import playbook_create
 from inventory.models import Server
 from tests.factories import ServerFactory
@@ -115,6 +115,11 @@ def test_a_worker_killed_mid_job_is_reaped_while_the_other_keeps_working(
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", f"sleep {marker}"], capture_output=True)
     assert left.returncode == 1, left.stdout  # the sandbox died with its worker
+    # Nor any process of that job (bwrap, ansible-playbook, ssh: all name its directory), and
+    # the reaper removed the directory with the extra vars in it.
+    of_job = subprocess.run(["pgrep", "-f", f"job-{job.job_id}"], capture_output=True)
+    assert of_job.returncode == 1, of_job.stdout
+    assert not job_directories(job)
 
     quick = playbook("Quick", "ansible.builtin.ping:")
     after = [job_launch(playbook=quick, server=local, user=super_admin) for _ in range(2)]
