@@ -68,7 +68,8 @@ class Job(AuditedMixin, models.Model):
     # reaper.
     worker = models.CharField(max_length=255, blank=True)
     # Why a cancel was requested when it was not a person (e.g. "the worker stopped").
-    cancel_reason = models.CharField(max_length=255, blank=True)
+    # A database default too: raw INSERTs (the data generator) need not name it.
+    cancel_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     relaunched_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="relaunches"
     )
