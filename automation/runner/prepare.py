@@ -84,10 +84,24 @@ def prepare(job, root):
 
 
 def environment(root):
+    """What Ansible runs with. Everything it keeps between tasks lives in the job's own
+    directory, so nothing carries over from one job to another: above all the SSH control
+    sockets. OpenSSH keeps a connection open for a minute after its last use (ControlPersist)
+    and reuses it for any later ssh to the same address, port and user, whatever key that one
+    names: a shared socket would let a job run with a key the server rejects, and make a key
+    rotation take effect a minute late. The default directory (``~/.ansible/cp``) is per job
+    only because the sandbox mounts the job's directory as home; naming it here keeps that
+    true with the sandbox off or a different home."""
     return {
         "ANSIBLE_FORCE_COLOR": "1",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_HOME": str(root / "ansible_home"),
+        # Short names: a unix socket's path is limited to 107 bytes.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"),
+        # Empty: Ansible's own short socket name (a hash of host, port and user) inside that
+        # directory, even when the worker's environment names a control path of its own.
+        "ANSIBLE_SSH_CONTROL_PATH": "",
+        "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(root / "pc"),
         "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOWS": "1",
