@@ -1,5 +1,7 @@
 """Playbooks: the current version of each (a file under PLAYBOOKS_DIR) and its history."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -42,6 +44,13 @@ class Playbook(AuditedMixin, models.Model):
     def read_content(self):
         """The playbook's current text ('' when its file is missing)."""
         return storage.read(self.file_path)
+
+    def edit_fingerprint(self, content):
+        """What an edit form started from: the name, the description and ``content`` (the
+        current text) in one key. A save whose form carries another fingerprint would undo a
+        change someone made meanwhile, to any of the three."""
+        fields = [self.name, self.description, storage.sha256_text(content)]
+        return storage.sha256_text(json.dumps(fields))
 
     @property
     def content_sha256(self):

@@ -117,12 +117,12 @@ def playbook_edit(request, pk):
                 playbook=playbook,
                 user=request.user,
                 content=data["content"],
-                base_sha256=data["base_sha256"] or None,
+                base_fingerprint=data["base_fingerprint"] or None,
                 name=data["name"],
                 description=data["description"],
             )
         except EditConflict as exc:
-            conflict = _conflict(form, exc.current_content, data["content"])
+            conflict = _conflict(form, exc, data)
         except NameTaken as exc:
             form.add_error("name", str(exc))
         else:
@@ -133,17 +133,30 @@ def playbook_edit(request, pk):
 
 
 def _conflict(form, newer, mine):
-    """Keep the user's text, move the form's base to the newer version (a deliberate second
-    save then overwrites it), and return the diff from the newer version to the user's text."""
+    """Keep the user's input, move the form's base to the newer version (a deliberate second
+    save then overwrites it), and return what differs between the newer version and the
+    user's input: the name and description side by side, the content as a diff."""
     data = form.data.copy()
-    data["base_sha256"] = sha256_text(newer)
+    data["base_fingerprint"] = newer.fingerprint
     form.data = data
     form.add_error(
         None,
-        "Someone saved a newer version while you were editing. Your text is "
+        "Someone saved a newer version while you were editing. Your input is "
         "kept below; review the differences, then save again to replace it.",
     )
-    return side_by_side(newer, mine)
+    fields = [
+        (label, theirs, mine[name])
+        for label, name, theirs in (
+            ("Name", "name", newer.current_name),
+            ("Description", "description", newer.current_description),
+        )
+        if theirs != mine[name]
+    ]
+    content_differs = newer.current_content != mine["content"]
+    return {
+        "fields": fields,
+        "rows": side_by_side(newer.current_content, mine["content"]) if content_differs else [],
+    }
 
 
 @admin_required

@@ -1,0 +1,115 @@
+"""Playbooks when something is wrong underneath: a read-only or full disk (real tmpfs mounts),
+a stale edit form, a file that went missing. Nothing becomes a 500, nothing half-written stays,
+and the admin's input is never lost."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from tests.factories import PlaybookFactory
+
+pytestmark = pytest.mark.django_db
+
+GOOD = """\
+- name: Web servers
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Install nginx
+      ansible.builtin.debug:
+        msg: installing
+"""
+MINE = GOOD.replace("installing", "my careful edit")
+
+
+@pytest.fixture
+def playbooks_disk(settings):
+    """PLAYBOOKS_DIR on a small tmpfs of its own: a real file system that a test can turn
+    read-only (``remount,ro``) or fill; unmounted after the test."""
+    path = Path(settings.PLAYBOOKS_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (the tests run as root): {mounted.stderr.strip()}")
+    yield path
+    subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def read_only(path):
+    subprocess.run(["mount", "-o", "remount,ro", str(path)], check=True)
+
+
+def fill(path):
+    """Fill the file system: the write stops at ENOSPC and the file stays."""
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={path / 'filler'}", "bs=4k"], capture_output=True, check=False
+    )
+
+
+def listing(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+def edit_data(playbook, content, **extra):
+    playbook.refresh_from_db()
+    data = {
+        "name": playbook.name,
+        "description": playbook.description,
+        "content": content,
+        "base_fingerprint": playbook.edit_fingerprint(playbook.read_content()),
+    }
+    return {**data, **extra}
+
+
+def upload(data):
+    return SimpleUploadedFile("site.yml", data.encode(), content_type="application/x-yaml")
+
+
+# --- a stale edit form -----------------------------------------------------------------
+
+
+def test_a_stale_edit_form_does_not_revert_a_rename(as_admin, client, super_admin):
+    playbook = PlaybookFactory(name="Web", content=GOOD)
+    mine = edit_data(playbook, MINE)  # opened before the rename
+    assert (
+        as_admin.post(
+            f"/playbooks/{playbook.pk}/edit/", edit_data(playbook, GOOD, name="Web frontends")
+        ).status_code
+        == 302
+    )
+    client.force_login(super_admin)
+    response = client.post(f"/playbooks/{playbook.pk}/edit/", mine)
+    text = response.content.decode()
+    assert response.status_code == 200 and "Someone saved a newer version" in text
+    assert "Web frontends" in text and "my careful edit" in text  # theirs beside mine
+    playbook.refresh_from_db()
+    assert playbook.name == "Web frontends" and playbook.read_content() == GOOD
+    # A second save after the review is deliberate.
+    again = {**mine, "base_fingerprint": response.context["form"].data["base_fingerprint"]}
+    assert client.post(f"/playbooks/{playbook.pk}/edit/", again).status_code == 302
+    playbook.refresh_from_db()
+    assert playbook.name == "Web" and playbook.read_content() == MINE
+
+
+def test_a_stale_edit_form_does_not_revert_a_new_description(as_admin):
+    playbook = PlaybookFactory(content=GOOD, description="old words")
+    stale = edit_data(playbook, GOOD)
+    assert (
+        as_admin.post(
+            f"/playbooks/{playbook.pk}/edit/", edit_data(playbook, GOOD, description="new words")
+        ).status_code
+        == 302
+    )
+    response = as_admin.post(f"/playbooks/{playbook.pk}/edit/", stale)
+    assert response.status_code == 200
+    conflict = response.context["conflict"]
+    assert conflict["fields"] == [("Description", "new words", "old words")]
+    assert conflict["rows"] == []  # the content is the same: no diff to show
+    playbook.refresh_from_db()
+    assert playbook.description == "new words"
