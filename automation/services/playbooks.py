@@ -125,7 +125,8 @@ def playbook_create(
     action: str = Action.CREATED,
 ) -> Playbook:
     """Store a new playbook (content already validated) with its first history entry.
-    Raises NameTaken, with no file or row left behind, when the name is already in use."""
+    Raises NameTaken, with no file or row left behind, when the name is already in use, and
+    NotSaved, with nothing written, when the file cannot be written."""
     file_path = storage.write(content)
     try:
         with transaction.atomic():
@@ -167,7 +168,8 @@ def playbook_update(
     name, description and content. ``base_sha256`` is the sha256 of the content a replace
     started from (a replace changes nothing else). If the stored playbook differs from either,
     nothing is written and EditConflict carries what it is now. Saving the same content with
-    only a new name or description still records an entry.
+    only a new name or description still records an entry. Raises NotSaved when the file
+    cannot be written (full or read-only disk): nothing changes.
     """
     new_path = storage.write(content)
     try:

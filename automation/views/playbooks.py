@@ -32,8 +32,11 @@ from automation.services.playbooks import (
     playbook_set_active,
     playbook_update,
 )
-from automation.storage import sha256_text
+from automation.storage import NotSaved, sha256_text
 from core.access import admin_required
+
+# A browser never fills a file input again: say so when an upload could not be stored.
+CHOOSE_AGAIN = "Choose the file again once the disk can take it."
 
 
 def playbook_list_view(request):
@@ -57,6 +60,8 @@ def playbook_new(request):
             )
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} Your text is kept below.")
         else:
             messages.success(request, f"Playbook {playbook.name} created.")
             return redirect(playbook)
@@ -78,6 +83,8 @@ def playbook_upload(request):
             )
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
             messages.success(request, f"Playbook {playbook.name} uploaded.")
             return redirect(playbook)
@@ -125,6 +132,8 @@ def playbook_edit(request, pk):
             conflict = _conflict(form, exc, data)
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} Your text is kept below.")
         else:
             messages.success(request, f"Playbook {data['name']} saved.")
             return redirect(playbook)
@@ -180,6 +189,8 @@ def playbook_replace(request, pk):
                 "The playbook changed since this page was loaded. Nothing was "
                 "replaced: reload the page and upload again.",
             )
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
             messages.success(request, f"Playbook {playbook.name} replaced.")
             return redirect(playbook)
@@ -251,8 +262,12 @@ def playbook_restore_view(request, pk, version_id):
     version = playbook_version_get(playbook_id=pk, version_id=version_id)
     if response := _active_or_redirect(request, playbook):
         return response
-    playbook_restore(playbook=playbook, version=version, user=request.user)
-    messages.success(request, f"Version #{version.pk} of {playbook.name} restored.")
+    try:
+        playbook_restore(playbook=playbook, version=version, user=request.user)
+    except NotSaved as exc:
+        messages.error(request, f"Version #{version.pk} was not restored. {exc}")
+    else:
+        messages.success(request, f"Version #{version.pk} of {playbook.name} restored.")
     return redirect("playbook_history", pk=pk)
 
 

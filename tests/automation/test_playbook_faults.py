@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from automation.models import Playbook, PlaybookVersion
 from tests.factories import PlaybookFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +70,96 @@ def edit_data(playbook, content, **extra):
 
 def upload(data):
     return SimpleUploadedFile("site.yml", data.encode(), content_type="application/x-yaml")
+
+
+# --- a disk that cannot take the file --------------------------------------------------
+
+
+def test_creating_a_playbook_on_a_read_only_disk_is_a_form_error_that_keeps_the_text(
+    as_admin, playbooks_disk
+):
+    read_only(playbooks_disk)
+    response = as_admin.post(
+        "/playbooks/new/", {"name": "Web", "description": "front ends", "content": MINE}
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "could not be saved" in text and "read-only file system" in text
+    assert "my careful edit" in text and "front ends" in text  # nothing typed is lost
+    assert not Playbook.objects.exists() and not PlaybookVersion.objects.exists()
+    assert listing(playbooks_disk) == []
+
+
+def test_editing_a_playbook_on_a_read_only_disk_keeps_the_old_version_and_the_new_text(
+    as_admin, playbooks_disk
+):
+    playbook = PlaybookFactory(content=GOOD)
+    before = listing(playbooks_disk)
+    read_only(playbooks_disk)
+    response = as_admin.post(f"/playbooks/{playbook.pk}/edit/", edit_data(playbook, MINE))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "read-only file system" in text and "my careful edit" in text
+    playbook.refresh_from_db()
+    assert playbook.read_content() == GOOD and listing(playbooks_disk) == before
+    assert not PlaybookVersion.objects.exists()
+
+
+def test_editing_a_playbook_on_a_full_disk_leaves_no_partial_file(as_admin, playbooks_disk):
+    playbook = PlaybookFactory(content=GOOD)
+    fill(playbooks_disk)
+    before = listing(playbooks_disk)
+    response = as_admin.post(f"/playbooks/{playbook.pk}/edit/", edit_data(playbook, MINE))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "full disk" in text and "my careful edit" in text
+    playbook.refresh_from_db()
+    assert playbook.read_content() == GOOD
+    assert listing(playbooks_disk) == before  # no temporary file left behind
+
+
+def test_uploading_and_replacing_on_a_read_only_disk_are_form_errors(as_admin, playbooks_disk):
+    playbook = PlaybookFactory(content=GOOD)
+    read_only(playbooks_disk)
+    created = as_admin.post(
+        "/playbooks/upload/", {"name": "Uploaded", "description": "kept", "file": upload(MINE)}
+    )
+    assert created.status_code == 200
+    assert "read-only file system" in created.content.decode()
+    assert "Choose the file again" in created.content.decode()
+    assert 'value="Uploaded"' in created.content.decode()
+    replaced = as_admin.post(
+        f"/playbooks/{playbook.pk}/replace/",
+        {"file": upload(MINE), "base_sha256": playbook.content_sha256},
+    )
+    assert replaced.status_code == 200 and "read-only file system" in replaced.content.decode()
+    assert Playbook.objects.get().read_content() == GOOD
+    assert not PlaybookVersion.objects.exists()
+
+
+def test_restoring_a_version_on_a_read_only_disk_says_why_and_changes_nothing(
+    as_admin, playbooks_disk, django_capture_on_commit_callbacks
+):
+    playbook = PlaybookFactory(content=GOOD)
+    with django_capture_on_commit_callbacks(execute=True):
+        as_admin.post(f"/playbooks/{playbook.pk}/edit/", edit_data(playbook, MINE))
+    version = PlaybookVersion.objects.get()
+    read_only(playbooks_disk)
+    response = as_admin.post(f"/playbooks/{playbook.pk}/restore/{version.pk}/", follow=True)
+    assert response.status_code == 200
+    assert "was not restored" in response.content.decode()
+    assert "read-only file system" in response.content.decode()
+    playbook.refresh_from_db()
+    assert playbook.read_content() == MINE and PlaybookVersion.objects.count() == 1
+
+
+def test_a_playbooks_directory_under_a_file_is_a_form_error(as_admin, settings, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    settings.PLAYBOOKS_DIR = tmp_path / "a-file" / "playbooks"
+    response = as_admin.post("/playbooks/new/", {"name": "Web", "description": "", "content": GOOD})
+    assert response.status_code == 200
+    assert "is not a directory" in response.content.decode()
+    assert not Playbook.objects.exists()
 
 
 # --- a stale edit form -----------------------------------------------------------------
