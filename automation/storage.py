@@ -95,10 +95,15 @@ def _not_saved(exc):
 
 
 def read(file_path):
+    """The file's text; '' when it is missing (``exists`` tells the two apart)."""
     try:
         return resolve(file_path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return ""
+
+
+def exists(file_path):
+    return resolve(file_path).is_file()
 
 
 def delete(file_path):

@@ -53,6 +53,18 @@ class Playbook(AuditedMixin, models.Model):
         return storage.sha256_text(json.dumps(fields))
 
     @property
+    def missing_file_message(self):
+        """Why this playbook has no content, when its file is gone (moved, deleted or lost with
+        a disk); '' when the file is there. Its content then reads as '', which would otherwise
+        look like an empty playbook."""
+        if storage.exists(self.file_path):
+            return ""
+        return (
+            f"The file of playbook {self.name} is missing: it is expected at "
+            f"{self.absolute_path}. Put the file back, or restore a version from its history."
+        )
+
+    @property
     def content_sha256(self):
         return storage.sha256_text(self.read_content())
 

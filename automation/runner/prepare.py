@@ -11,6 +11,7 @@ import shutil
 import sys
 
 import yaml
+from django.core.exceptions import ValidationError
 
 from inventory.keys import resolve_key_path
 from inventory.ssh import known_hosts_locked
@@ -69,7 +70,11 @@ def _copy_ssh_files(server, root):
 
 
 def prepare(job, root):
-    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file)."""
+    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file).
+    Raises ValidationError (the job fails with "Cannot run: ...") when the playbook's file is
+    missing: it must not run as an empty playbook."""
+    if missing := job.playbook.missing_file_message:
+        raise ValidationError(missing)
     content = job.playbook.read_content()
     (root / "project").mkdir(parents=True)
     (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")

@@ -99,6 +99,7 @@ def playbook_detail(request, pk):
         "highlighted": highlight_yaml(content),
         "sha256": sha256_text(content),
         "lines": len(content.splitlines()),
+        "missing_file": playbook.missing_file_message,
     }
     return render(request, "automation/playbook_detail.html", context)
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from automation.models import Playbook, PlaybookVersion
+from automation.models import Job, Playbook, PlaybookVersion
+from automation.services.jobs import job_launch
+from tests.automation.conftest import tasks_yaml
 from tests.factories import PlaybookFactory
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +206,30 @@ def test_a_stale_edit_form_does_not_revert_a_new_description(as_admin):
     assert conflict["rows"] == []  # the content is the same: no diff to show
     playbook.refresh_from_db()
     assert playbook.description == "new words"
+
+
+# --- a file that went missing ----------------------------------------------------------
+
+
+def test_a_playbook_whose_file_is_missing_says_so_on_its_page(as_user, settings):
+    playbook = PlaybookFactory(content=GOOD)
+    playbook.absolute_path.unlink()
+    text = as_user.get(f"/playbooks/{playbook.pk}/").content.decode()
+    assert f"The file of playbook {playbook.name} is missing" in text
+    assert str(Path(settings.PLAYBOOKS_DIR).resolve() / playbook.file_path) in text
+
+
+def test_a_job_on_a_playbook_whose_file_is_missing_fails_saying_where_it_is_expected(
+    inline_tasks, localhost, make_playbook, super_admin
+):
+    playbook = make_playbook(tasks_yaml("ansible.builtin.ping:"))
+    playbook.absolute_path.unlink()
+    with inline_tasks():
+        job = job_launch(playbook=playbook, server=localhost, user=super_admin)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error_message == (
+        f"Cannot run: The file of playbook {playbook.name} is missing: it is expected at "
+        f"{playbook.absolute_path}. Put the file back, or restore a version from its history."
+    )
+    assert "Empty playbook" not in job.error_message
