@@ -9,6 +9,7 @@ file happens under an exclusive ``fcntl`` lock, after reloading it.
 import fcntl
 import socket
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def connect(server):
         if path.exists():
             client.load_system_host_keys(str(path))
     client.set_missing_host_key_policy(TrustOnFirstUse())
+    started = time.monotonic()
     try:
         client.connect(
             server.ip_address,
@@ -151,8 +153,31 @@ def connect(server):
         ) from exc
     except (paramiko.SSHException, OSError, EOFError) as exc:
         client.close()
-        raise Unreachable(f"unreachable: SSH handshake with {_fmt(address)} failed: {exc}") from exc
+        raise Unreachable(_handshake_failed(address, exc, time.monotonic() - started)) from exc
     return client
+
+
+def _handshake_failed(address, exc, elapsed):
+    """What a failed SSH handshake means. paramiko reports a host that accepts TCP and then
+    says nothing as "Error reading SSH protocol banner", or, when its reader gave up first,
+    as "No existing session": neither tells a person what happened."""
+    timeout = settings.SSH_CONNECT_TIMEOUT
+    text = str(exc)
+    silent = "banner" in text.lower() or (
+        "No existing session" in text and elapsed >= timeout * 0.9
+    )
+    if silent:
+        return (
+            f"unreachable: {_fmt(address)} accepted the connection but sent no SSH greeting "
+            f"within {timeout:g} s: something listens there, but it does not answer as an SSH "
+            "server (a hung sshd, a firewall or another service on that port)"
+        )
+    if "No existing session" in text:
+        return (
+            f"unreachable: {_fmt(address)} closed the connection before the SSH login "
+            "(the server dropped it: too many connections, or a firewall)"
+        )
+    return f"unreachable: SSH handshake with {_fmt(address)} failed: {exc or type(exc).__name__}"
 
 
 def run(client, command, timeout=None):

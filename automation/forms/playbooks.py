@@ -30,7 +30,8 @@ class PlaybookMetaMixin:
 
 
 class PlaybookForm(PlaybookMetaMixin, forms.Form):
-    """Create or edit by text. ``base_sha256`` is the version the editor started from."""
+    """Create or edit by text. ``base_fingerprint`` is what the editor started from (name,
+    description and content: ``Playbook.edit_fingerprint``)."""
 
     name = forms.CharField(max_length=255)
     description = forms.CharField(
@@ -42,7 +43,7 @@ class PlaybookForm(PlaybookMetaMixin, forms.Form):
             attrs={"class": "code", "spellcheck": "false", "data-editor": "yaml"}
         ),
     )
-    base_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
+    base_fingerprint = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, instance_pk=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,7 +57,7 @@ class PlaybookForm(PlaybookMetaMixin, forms.Form):
             "name": playbook.name,
             "description": playbook.description,
             "content": current,
-            "base_sha256": sha256_text(current),
+            "base_fingerprint": playbook.edit_fingerprint(current),
         }
         return cls(data, initial=initial, instance_pk=playbook.pk)
 

@@ -1,5 +1,7 @@
 """Playbooks: the current version of each (a file under PLAYBOOKS_DIR) and its history."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -42,6 +44,25 @@ class Playbook(AuditedMixin, models.Model):
     def read_content(self):
         """The playbook's current text ('' when its file is missing)."""
         return storage.read(self.file_path)
+
+    def edit_fingerprint(self, content):
+        """What an edit form started from: the name, the description and ``content`` (the
+        current text) in one key. A save whose form carries another fingerprint would undo a
+        change someone made meanwhile, to any of the three."""
+        fields = [self.name, self.description, storage.sha256_text(content)]
+        return storage.sha256_text(json.dumps(fields))
+
+    @property
+    def missing_file_message(self):
+        """Why this playbook has no content, when its file is gone (moved, deleted or lost with
+        a disk); '' when the file is there. Its content then reads as '', which would otherwise
+        look like an empty playbook."""
+        if storage.exists(self.file_path):
+            return ""
+        return (
+            f"The file of playbook {self.name} is missing: it is expected at "
+            f"{self.absolute_path}. Put the file back, or restore a version from its history."
+        )
 
     @property
     def content_sha256(self):

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from automation.console import console_text
 from automation.models import Job, JobLog
-from automation.runner import sandbox
+from automation.runner import messages, sandbox
 from core.db import insert_sql
 
 BATCH_LINES = 500
@@ -128,13 +128,7 @@ def on_event(event, writer, state):
     if name in FAILED_EVENTS and not data.get("ignore_errors") and not state.first_failure:
         result = data.get("res") or {}
         message = strip_ansi(str(result.get("msg") or result.get("stderr") or "")).strip()
-        if name == "runner_on_unreachable":
-            state.first_failure = f"Host {data.get('host')} unreachable: {message}"
-        else:
-            state.first_failure = (
-                f"Task '{data.get('task')}' failed on host {data.get('host')}: {message}"
-            )
-        state.first_failure = state.first_failure[:2000]
+        state.first_failure = messages.first_failure(name, data, message)
     # Returning True makes ansible-runner keep the event on disk; only the stats are needed.
     return name == "playbook_on_stats"
 

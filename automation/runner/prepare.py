@@ -11,6 +11,7 @@ import shutil
 import sys
 
 import yaml
+from django.core.exceptions import ValidationError
 
 from inventory.keys import resolve_key_path
 from inventory.ssh import known_hosts_locked
@@ -69,7 +70,11 @@ def _copy_ssh_files(server, root):
 
 
 def prepare(job, root):
-    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file)."""
+    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file).
+    Raises ValidationError (the job fails with "Cannot run: ...") when the playbook's file is
+    missing: it must not run as an empty playbook."""
+    if missing := job.playbook.missing_file_message:
+        raise ValidationError(missing)
     content = job.playbook.read_content()
     (root / "project").mkdir(parents=True)
     (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
@@ -84,10 +89,24 @@ def prepare(job, root):
 
 
 def environment(root):
+    """What Ansible runs with. Everything it keeps between tasks lives in the job's own
+    directory, so nothing carries over from one job to another: above all the SSH control
+    sockets. OpenSSH keeps a connection open for a minute after its last use (ControlPersist)
+    and reuses it for any later ssh to the same address, port and user, whatever key that one
+    names: a shared socket would let a job run with a key the server rejects, and make a key
+    rotation take effect a minute late. The default directory (``~/.ansible/cp``) is per job
+    only because the sandbox mounts the job's directory as home; naming it here keeps that
+    true with the sandbox off or a different home."""
     return {
         "ANSIBLE_FORCE_COLOR": "1",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_HOME": str(root / "ansible_home"),
+        # Short names: a unix socket's path is limited to 107 bytes.
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(root / "cp"),
+        # Empty: Ansible's own short socket name (a hash of host, port and user) inside that
+        # directory, even when the worker's environment names a control path of its own.
+        "ANSIBLE_SSH_CONTROL_PATH": "",
+        "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(root / "pc"),
         "ANSIBLE_LOCAL_TEMP": str(root / "tmp"),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOWS": "1",

@@ -1,5 +1,6 @@
 """Job writes: launch (row + task after commit), cancel, relaunch, and the orphan reaper."""
 
+import contextlib
 import json
 import math
 import os
@@ -12,8 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.brokers.orm import ORM as OrmBroker
+from django_q.brokers.redis_broker import Redis as RedisBroker
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from accounts.models import User
@@ -27,6 +32,16 @@ from inventory.models import Server
 # run on the controller): only admins may set them.
 RESERVED_PREFIX = "ansible_"
 REAP_GRACE = timedelta(minutes=5)
+# A job starts within a second of its launch when a worker is free, and a task waiting for one
+# stays visible in the broker. A pending job older than this whose task the broker no longer
+# holds was lost (a broker restarted without persistence, a worker killed holding it).
+PENDING_REQUEUE_AFTER = timedelta(minutes=10)
+REQUEUED = "requeued"  # the audit detail that marks a job's one re-queue
+
+
+class NotQueued(ValidationError):
+    """The broker refused the job's task at launch. The job was recorded as failed ("could not
+    be queued: ...") and audited; the message tells the launcher what happened."""
 
 
 # Nesting allowed in extra vars. MariaDB refuses JSON deeper than 32 levels, and the audit row
@@ -202,11 +217,45 @@ def job_launch(
 
 
 def _enqueue(job: Job) -> None:
+    """Hand the job to the broker (after commit). When the broker refuses (Redis down, say),
+    the job is failed with "could not be queued: ..." and audited, and NotQueued tells the
+    launcher: a pending job without a task would wait forever. If even that write fails, the
+    row stays pending and jobs_requeue_stale_pending picks it up later."""
+    try:
+        task_id = _send_task(job)
+    except Exception as exc:
+        reason = _broker_problem(exc)
+        message = f"could not be queued: {reason}"
+        try:
+            failed = job.finish(Job.Status.FAILED, error_message=message)
+        except DatabaseError:
+            failed = False
+        if failed:
+            audit_record(
+                AuditLog.Action.UPDATE,
+                job,
+                {"status": ["pending", "failed"], "error_message": message},
+            )
+        raise NotQueued(
+            f"The job could not be queued, so it will not run: {reason}. It is recorded as "
+            f"failed (job {job.job_id}); launch it again once the task queue is back."
+        ) from exc
+    Job.objects.filter(pk=job.pk).update(task_id=task_id)
+    job.task_id = task_id
+
+
+def _send_task(job: Job, *, suffix: str = "") -> str:
     task_id = async_task(
-        "automation.tasks.run_job", job.pk, task_name=f"job-{job.job_id}", group="jobs"
+        "automation.tasks.run_job", job.pk, task_name=f"job-{job.job_id}{suffix}", group="jobs"
     )
-    Job.objects.filter(pk=job.pk).update(task_id=task_id or "")
-    job.task_id = task_id or ""
+    return task_id or ""
+
+
+def _broker_problem(exc: Exception) -> str:
+    """The broker's complaint in one line (a Redis error names host and port, never a
+    password)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"the task broker did not answer ({text[:300]})"
 
 
 def job_cancel(*, job: Job, user: User) -> bool:
@@ -301,3 +350,95 @@ def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     # Rows of workers gone for a day are history nobody reads.
     WorkerHeartbeat.objects.filter(last_seen__lt=now - timedelta(days=1)).delete()
     return reaped
+
+
+def _queued_task_ids() -> set[str] | None:
+    """Ids of the tasks the broker holds (waiting, or taken and not yet acknowledged); None
+    when it cannot tell (an unknown broker type, or the broker does not answer)."""
+    broker = get_broker()
+    try:
+        if isinstance(broker, OrmBroker):
+            packs = list(
+                broker.get_connection()
+                .filter(key=broker.list_key)
+                .values_list("payload", flat=True)
+            )
+        elif isinstance(broker, RedisBroker):
+            packs = broker.connection.lrange(broker.list_key, 0, -1)
+        else:
+            return None
+    except Exception:  # a broker that does not answer cannot say what it holds
+        return None
+    ids = set()
+    for pack in packs:
+        # A payload that does not decode (another signing key, another format) is not ours.
+        with contextlib.suppress(Exception):
+            ids.add(SignedPackage.loads(pack)["id"])
+    return ids
+
+
+def jobs_requeue_stale_pending(*, now: datetime | None = None) -> list[tuple[Job, str]]:
+    """Pending jobs whose task is gone: launched more than PENDING_REQUEUE_AFTER ago, never
+    claimed, and not (or no longer) held by the broker. Each is re-queued once (a second
+    delivery is harmless: the claim in run_job lets only one run). One already re-queued is
+    failed with a message when its second task is gone too, JOB_TIMEOUT + REAP_GRACE after the
+    re-queue (a task a worker took from Redis is no longer in the broker while it waits behind
+    a running job: only then is it surely lost). Both are audited. Returns (job, what was done)
+    pairs; nothing is done while the broker cannot be read."""
+    now = now or timezone.now()
+    stale = list(
+        Job.objects.filter(
+            status=Job.Status.PENDING, created_at__lt=now - PENDING_REQUEUE_AFTER
+        ).only("id", "job_id", "status", "task_id", "created_at", "user", "stats")
+    )
+    if not stale:
+        return []
+    queued = _queued_task_ids()
+    if queued is None:
+        return []
+    requeues = {
+        row.resource_id: row.timestamp
+        for row in AuditLog.objects.filter(
+            resource_type="job",
+            resource_id__in=[str(job.job_id) for job in stale],
+            details__has_key=REQUEUED,
+        )
+    }
+    done = []
+    for job in stale:
+        if job.task_id and job.task_id in queued:
+            continue  # still waiting its turn
+        requeued_at = requeues.get(str(job.job_id))
+        if requeued_at is None:
+            done.append((job, _requeue(job)))
+        elif requeued_at < now - timedelta(seconds=settings.JOB_TIMEOUT) - REAP_GRACE:
+            message = (
+                "never started: its task was lost by the task queue, and again after it was "
+                f"re-queued at {requeued_at:%Y-%m-%d %H:%M:%S %Z}. Launch it again."
+            )
+            if job.finish(Job.Status.FAILED, error_message=message):
+                audit_record(
+                    AuditLog.Action.UPDATE,
+                    job,
+                    {"status": ["pending", "failed"], "error_message": message},
+                    user=NO_USER,
+                )
+                done.append((job, f"failed: {message}"))
+    return done
+
+
+def _requeue(job: Job) -> str:
+    try:
+        task_id = _send_task(job, suffix="-requeued")
+    except Exception as exc:
+        return f"not re-queued: {_broker_problem(exc)}"
+    # Only while still pending: a claim that happened meanwhile keeps its own task id.
+    Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(task_id=task_id)
+    audit_record(
+        AuditLog.Action.UPDATE,
+        job,
+        {"task_id": [job.task_id, task_id], REQUEUED: "its task was no longer in the queue"},
+        user=NO_USER,
+    )
+    job.task_id = task_id
+    return f"re-queued as task {task_id}"

@@ -21,11 +21,15 @@ Action = PlaybookVersion.Action
 
 
 class EditConflict(Exception):
-    """The playbook changed after the editor loaded it; carries the newer content."""
+    """The playbook changed after the editor loaded it; carries what it is now (name,
+    description, content) and the fingerprint of that, for a deliberate second save."""
 
-    def __init__(self, current_content: str):
+    def __init__(self, current: Playbook, current_content: str):
         super().__init__("The playbook was changed by someone else while you edited it.")
+        self.current_name = current.name
+        self.current_description = current.description
         self.current_content = current_content
+        self.fingerprint = current.edit_fingerprint(current_content)
 
 
 class NameTaken(Exception):
@@ -121,7 +125,8 @@ def playbook_create(
     action: str = Action.CREATED,
 ) -> Playbook:
     """Store a new playbook (content already validated) with its first history entry.
-    Raises NameTaken, with no file or row left behind, when the name is already in use."""
+    Raises NameTaken, with no file or row left behind, when the name is already in use, and
+    NotSaved, with nothing written, when the file cannot be written."""
     file_path = storage.write(content)
     try:
         with transaction.atomic():
@@ -150,7 +155,8 @@ def playbook_update(
     playbook: Playbook,
     user: User | None,
     content: str,
-    base_sha256: str | None,
+    base_sha256: str | None = None,
+    base_fingerprint: str | None = None,
     name: str | None = None,
     description: str | None = None,
     action: str = Action.UPDATED,
@@ -158,17 +164,22 @@ def playbook_update(
 ) -> Playbook:
     """Save a new version of ``playbook``.
 
-    ``base_sha256`` is the sha256 of the content the editor started from; if the stored
-    content differs, nothing is written and EditConflict carries the newer content. Saving the
-    same content with only a new name or description still records an entry.
+    ``base_fingerprint`` (``Playbook.edit_fingerprint``) is what an edit form started from:
+    name, description and content. ``base_sha256`` is the sha256 of the content a replace
+    started from (a replace changes nothing else). If the stored playbook differs from either,
+    nothing is written and EditConflict carries what it is now. Saving the same content with
+    only a new name or description still records an entry. Raises NotSaved when the file
+    cannot be written (full or read-only disk): nothing changes.
     """
     new_path = storage.write(content)
     try:
         with transaction.atomic():
             locked = Playbook.objects.select_for_update().get(pk=playbook.pk)
             current = locked.read_content()
-            if base_sha256 is not None and sha256_text(current) != base_sha256:
-                raise EditConflict(current)
+            stale_content = base_sha256 not in (None, sha256_text(current))
+            stale_form = base_fingerprint not in (None, locked.edit_fingerprint(current))
+            if stale_content or stale_form:
+                raise EditConflict(locked, current)
             old_path = locked.file_path
             locked.file_path = new_path
             if name is not None:

@@ -32,8 +32,11 @@ from automation.services.playbooks import (
     playbook_set_active,
     playbook_update,
 )
-from automation.storage import sha256_text
+from automation.storage import NotSaved, sha256_text
 from core.access import admin_required
+
+# A browser never fills a file input again: say so when an upload could not be stored.
+CHOOSE_AGAIN = "Choose the file again once the disk can take it."
 
 
 def playbook_list_view(request):
@@ -57,6 +60,8 @@ def playbook_new(request):
             )
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} Your text is kept below.")
         else:
             messages.success(request, f"Playbook {playbook.name} created.")
             return redirect(playbook)
@@ -78,6 +83,8 @@ def playbook_upload(request):
             )
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
             messages.success(request, f"Playbook {playbook.name} uploaded.")
             return redirect(playbook)
@@ -92,6 +99,7 @@ def playbook_detail(request, pk):
         "highlighted": highlight_yaml(content),
         "sha256": sha256_text(content),
         "lines": len(content.splitlines()),
+        "missing_file": playbook.missing_file_message,
     }
     return render(request, "automation/playbook_detail.html", context)
 
@@ -117,14 +125,16 @@ def playbook_edit(request, pk):
                 playbook=playbook,
                 user=request.user,
                 content=data["content"],
-                base_sha256=data["base_sha256"] or None,
+                base_fingerprint=data["base_fingerprint"] or None,
                 name=data["name"],
                 description=data["description"],
             )
         except EditConflict as exc:
-            conflict = _conflict(form, exc.current_content, data["content"])
+            conflict = _conflict(form, exc, data)
         except NameTaken as exc:
             form.add_error("name", str(exc))
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} Your text is kept below.")
         else:
             messages.success(request, f"Playbook {data['name']} saved.")
             return redirect(playbook)
@@ -133,17 +143,30 @@ def playbook_edit(request, pk):
 
 
 def _conflict(form, newer, mine):
-    """Keep the user's text, move the form's base to the newer version (a deliberate second
-    save then overwrites it), and return the diff from the newer version to the user's text."""
+    """Keep the user's input, move the form's base to the newer version (a deliberate second
+    save then overwrites it), and return what differs between the newer version and the
+    user's input: the name and description side by side, the content as a diff."""
     data = form.data.copy()
-    data["base_sha256"] = sha256_text(newer)
+    data["base_fingerprint"] = newer.fingerprint
     form.data = data
     form.add_error(
         None,
-        "Someone saved a newer version while you were editing. Your text is "
+        "Someone saved a newer version while you were editing. Your input is "
         "kept below; review the differences, then save again to replace it.",
     )
-    return side_by_side(newer, mine)
+    fields = [
+        (label, theirs, mine[name])
+        for label, name, theirs in (
+            ("Name", "name", newer.current_name),
+            ("Description", "description", newer.current_description),
+        )
+        if theirs != mine[name]
+    ]
+    content_differs = newer.current_content != mine["content"]
+    return {
+        "fields": fields,
+        "rows": side_by_side(newer.current_content, mine["content"]) if content_differs else [],
+    }
 
 
 @admin_required
@@ -167,6 +190,8 @@ def playbook_replace(request, pk):
                 "The playbook changed since this page was loaded. Nothing was "
                 "replaced: reload the page and upload again.",
             )
+        except NotSaved as exc:
+            form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
             messages.success(request, f"Playbook {playbook.name} replaced.")
             return redirect(playbook)
@@ -238,8 +263,12 @@ def playbook_restore_view(request, pk, version_id):
     version = playbook_version_get(playbook_id=pk, version_id=version_id)
     if response := _active_or_redirect(request, playbook):
         return response
-    playbook_restore(playbook=playbook, version=version, user=request.user)
-    messages.success(request, f"Version #{version.pk} of {playbook.name} restored.")
+    try:
+        playbook_restore(playbook=playbook, version=version, user=request.user)
+    except NotSaved as exc:
+        messages.error(request, f"Version #{version.pk} was not restored. {exc}")
+    else:
+        messages.success(request, f"Version #{version.pk} of {playbook.name} restored.")
     return redirect("playbook_history", pk=pk)
 
 

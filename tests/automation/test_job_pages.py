@@ -434,7 +434,7 @@ def test_a_changed_host_key_makes_the_job_fail(
     with django_capture_on_commit_callbacks(execute=True):
         job = job_launch(playbook=playbook, server=server, user=admin)
     job.refresh_from_db()
-    assert job.status == "failed" and "unreachable" in job.error_message.lower()
+    assert job.status == "failed" and "different SSH host key" in job.error_message
     assert "host key" in " ".join(job.logs.values_list("content", flat=True)).lower()
 
 

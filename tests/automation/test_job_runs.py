@@ -119,7 +119,7 @@ def test_unreachable_host_fails_with_a_clear_message(launch, sshd, make_playbook
         playbook=make_playbook(tasks_yaml("ansible.builtin.ping:")), server=server, user=admin
     )
     assert job.status == Job.Status.FAILED
-    assert job.error_message.startswith("Host gone.test unreachable")
+    assert job.error_message.startswith("Host gone.test refused the connection")
     assert job.stats["gone.test"]["unreachable"] == 1
     assert any(level == "ERROR" and "UNREACHABLE" in c for _, c, level in console(job))
 

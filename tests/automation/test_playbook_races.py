@@ -80,7 +80,7 @@ def test_a_rename_losing_the_race_is_a_form_message(
     monkeypatch.setattr(PlaybookMetaMixin, "clean_name", lambda form: form.cleaned_data["name"])
     response = as_admin.post(
         f"/playbooks/{mine.pk}/edit/",
-        {"name": "Theirs", "description": "", "content": GOOD, "base_sha256": ""},
+        {"name": "Theirs", "description": "", "content": GOOD, "base_fingerprint": ""},
     )
     assert response.status_code == 200
     assert "already exists" in " ".join(response.context["form"].errors["name"])

@@ -186,12 +186,18 @@ def test_upload_without_a_file_is_a_form_error(as_admin):
 # --- edit, conflicts -------------------------------------------------------------------
 
 
+def loaded(playbook):
+    """The fingerprint an edit form of ``playbook`` carries when it is opened now."""
+    playbook.refresh_from_db()
+    return playbook.edit_fingerprint(playbook.read_content())
+
+
 def edit(client, playbook, content, base, **extra):
     data = {
         "name": playbook.name,
         "description": playbook.description,
         "content": content,
-        "base_sha256": base,
+        "base_fingerprint": base,
     }
     data.update(extra)
     return client.post(f"/playbooks/{playbook.pk}/edit/", data)
@@ -204,7 +210,7 @@ def test_edit_writes_a_new_version_and_removes_the_old_file(
     old_file = playbook.file_path
     new = GOOD.replace("Install nginx", "Install apache")
     with django_capture_on_commit_callbacks(execute=True):
-        response = edit(as_admin, playbook, new, services.sha256_text(GOOD))
+        response = edit(as_admin, playbook, new, loaded(playbook))
     assert response.status_code == 302
     playbook.refresh_from_db()
     assert playbook.read_content() == new and playbook.file_path != old_file
@@ -220,7 +226,7 @@ def test_two_concurrent_edits_the_second_gets_the_conflict_and_keeps_its_text(
     as_admin, client, super_admin
 ):
     playbook = PlaybookFactory(content=GOOD)
-    base = services.sha256_text(GOOD)
+    base = loaded(playbook)
     first = GOOD.replace("installing", "first editor")
     second = GOOD.replace("installing", "second editor")
     assert edit(as_admin, playbook, first, base).status_code == 302
@@ -233,16 +239,17 @@ def test_two_concurrent_edits_the_second_gets_the_conflict_and_keeps_its_text(
     playbook.refresh_from_db()
     assert playbook.read_content() == first  # nothing lost: the first save stands
     assert PlaybookVersion.objects.count() == 1
-    # Saving again after review is deliberate: the form now carries the newer version's sha.
-    assert f'value="{services.sha256_text(first)}"' in text
-    assert edit(client, playbook, second, services.sha256_text(first)).status_code == 302
+    # Saving again after review is deliberate: the form now carries the newer version's key.
+    newer = loaded(playbook)
+    assert f'value="{newer}"' in text
+    assert edit(client, playbook, second, newer).status_code == 302
     playbook.refresh_from_db()
     assert playbook.read_content() == second
 
 
 def test_invalid_edit_keeps_the_old_version(as_admin, settings):
     playbook = PlaybookFactory(content=GOOD)
-    response = edit(as_admin, playbook, "- hosts: [", services.sha256_text(GOOD))
+    response = edit(as_admin, playbook, "- hosts: [", loaded(playbook))
     assert response.status_code == 200 and b"YAML error" in response.content
     playbook.refresh_from_db()
     assert playbook.read_content() == GOOD and files(settings) == [playbook.file_path]
@@ -250,7 +257,7 @@ def test_invalid_edit_keeps_the_old_version(as_admin, settings):
 
 def test_rename_through_edit(as_admin):
     playbook = PlaybookFactory(content=GOOD)
-    edit(as_admin, playbook, GOOD, services.sha256_text(GOOD), name="Renamed")
+    edit(as_admin, playbook, GOOD, loaded(playbook), name="Renamed")
     playbook.refresh_from_db()
     assert playbook.name == "Renamed" and PlaybookVersion.objects.get().playbook_name == "Renamed"
 
@@ -298,7 +305,7 @@ def test_delete_is_soft_and_history_survives(as_admin):
 
 def test_history_survives_even_a_hard_delete(as_admin):
     playbook = PlaybookFactory(content=GOOD)
-    edit(as_admin, playbook, GOOD.replace("nginx", "x"), services.sha256_text(GOOD))
+    edit(as_admin, playbook, GOOD.replace("nginx", "x"), loaded(playbook))
     pk = playbook.pk
     Playbook.objects.filter(pk=pk).delete()
     entry = PlaybookVersion.objects.get(playbook_id=pk)
@@ -322,7 +329,7 @@ def test_deleted_playbook_cannot_be_edited_until_undeleted(as_admin):
 def test_restore_writes_a_restored_entry(as_admin):
     playbook = PlaybookFactory(content=GOOD)
     v2 = GOOD.replace("nginx", "apache")
-    edit(as_admin, playbook, v2, services.sha256_text(GOOD))
+    edit(as_admin, playbook, v2, loaded(playbook))
     first = services.playbook_update(
         playbook=playbook,
         user=None,

@@ -134,13 +134,19 @@ def hung_port():
         yield listener.getsockname()[1]
 
 
-def test_a_hung_host_times_out(db, sshd, settings, hung_port):
+def test_a_host_that_accepts_tcp_but_never_greets_says_so_within_the_timeout(
+    db, sshd, settings, hung_port
+):
     settings.SSH_CONNECT_TIMEOUT = 1
     server = ServerFactory(ip_address="127.0.0.1", ssh_port=hung_port, ssh_key_path=sshd.key_name)
     started = time.monotonic()
     result = metrics.collect(server)
     assert time.monotonic() - started < 3
-    assert "unreachable" in result.error
+    assert result.error == (
+        f"unreachable: 127.0.0.1:{hung_port} accepted the connection but sent no SSH greeting "
+        "within 1 s: something listens there, but it does not answer as an SSH server (a hung "
+        "sshd, a firewall or another service on that port)"
+    )
 
 
 def test_one_dead_host_does_not_delay_the_others(ssh_server, sshd, settings, hung_port):
@@ -195,3 +201,14 @@ def test_poll_servers_refuses_bad_arguments(db, args, message):
 def test_run_on_reports_a_failing_command(local_server):
     with pytest.raises(ssh.SshError, match="exited with"):
         ssh.run_on(local_server, "exit 3")
+
+
+def test_no_existing_session_after_the_timeout_reads_as_no_ssh_greeting(settings):
+    import paramiko
+
+    settings.SSH_CONNECT_TIMEOUT = 2
+    lost = paramiko.SSHException("No existing session")
+    late = ssh._handshake_failed(("10.0.0.9", 22), lost, elapsed=2.0)
+    early = ssh._handshake_failed(("10.0.0.9", 22), lost, elapsed=0.1)
+    assert "sent no SSH greeting within 2 s" in late and "No existing session" not in late
+    assert "closed the connection before the SSH login" in early

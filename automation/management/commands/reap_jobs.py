@@ -1,13 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from automation.services.jobs import jobs_reap
+from automation.services.jobs import jobs_reap, jobs_requeue_stale_pending
 
 
 class Command(BaseCommand):
     help = (
         "Fail jobs left 'running' whose worker process is gone (same host) or that ran past "
         "JOB_TIMEOUT plus a grace period, with the message 'worker lost'. Safe to run any time; "
-        "also runs when a qcluster worker starts and every 5 minutes on a schedule."
+        "also runs when a qcluster worker starts and every 5 minutes on a schedule. Pending "
+        "jobs whose task the broker lost (never claimed after 10 minutes) are re-queued once, "
+        "and failed with a message if the re-queued task is lost too."
     )
 
     def handle(self, *args, **options):
@@ -15,3 +17,7 @@ class Command(BaseCommand):
         for job in reaped:
             self.stdout.write(f"Failed job {job.job_id}: {job.error_message}")
         self.stdout.write(f"Done. Reaped {len(reaped)} jobs.")
+        swept = jobs_requeue_stale_pending()
+        for job, outcome in swept:
+            self.stdout.write(f"Pending job {job.job_id}: {outcome}")
+        self.stdout.write(f"Done. Looked after {len(swept)} stale pending jobs.")
