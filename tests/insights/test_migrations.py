@@ -13,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from insights.models import AuditDailyStat, RollupWatermark
 
 BEFORE_THE_MOVE = [("automation", "0003_job_daily_stats"), ("insights", None)]
+# Up to the move and the migrations that existed with it; later ones may run DDL of their own.
+AFTER_THE_MOVE = [("automation", "0005_playbook_version"), ("insights", "0002_move_content_types")]
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
 
 
@@ -47,7 +49,8 @@ def test_moving_the_rollups_runs_no_ddl_keeps_rows_and_moves_content_types():
     schema = _schema()
 
     with CaptureQueriesContext(connection) as queries:
-        _migrate()
+        _migrate(AFTER_THE_MOVE)
+    _migrate()
 
     assert [q["sql"] for q in queries if DDL.match(q["sql"])] == []
     assert _schema() == schema
