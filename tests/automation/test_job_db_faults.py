@@ -4,6 +4,7 @@ shared server stays up for the rest of the suite."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,7 @@ def fault_database():
     )
     yield server
     server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture
