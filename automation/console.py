@@ -43,6 +43,6 @@ def line_renderer():
     )
 
 
-def plain_line(content):
-    """One console line as it is downloaded: no colours, no escapes, a line break at the end."""
-    return console_text(content, colours=False) + "\n"
+def plain_text(content):
+    """Console text as it is downloaded: no colours, no escapes."""
+    return console_text(content, colours=False)

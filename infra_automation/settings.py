@@ -48,6 +48,9 @@ WORKER_HEALTHY_SECONDS = env.float("WORKER_HEALTHY_SECONDS", default=60)
 HEALTH_MIN_FREE_MB = env.int("HEALTH_MIN_FREE_MB", default=500)
 # Seconds a playbook run may take before it is stopped and failed.
 JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
+# Seconds a running job waits for the database to come back (console lines are held meanwhile)
+# before its playbook is stopped; the job is then failed as soon as the database answers.
+JOB_DB_RETRY_SECONDS = env.float("JOB_DB_RETRY_SECONDS", default=60.0)
 # Every ansible-playbook runs in a bubblewrap sandbox (automation/runner/sandbox.py). "off" runs it
 # unconfined: development only, it lets anyone who may launch a job run code as the worker.
 RUNNER_SANDBOX = env.str("RUNNER_SANDBOX", default="bwrap").strip().lower()

@@ -21,8 +21,9 @@ def database_url():
     return f"mysql://{db['USER']}:{db['PASSWORD']}@{host}/{db['NAME']}"
 
 
-def worker_env():
-    """Environment for a worker process: this process's database and file directories."""
+def worker_env(**overrides):
+    """Environment for a worker process: this process's database and file directories, with
+    ``overrides`` (another DATABASE_URL, a setting)."""
     return {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -33,13 +34,14 @@ def worker_env():
         "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
         "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
         "PYTHONUNBUFFERED": "1",
+        **overrides,
     }
 
 
-def start_qcluster(log_path):
+def start_qcluster(log_path, **overrides):
     """Start `manage.py worker` (a one-process cluster) sharing this process's database and
-    file directories."""
-    env = worker_env()
+    file directories (``overrides`` as in ``worker_env``)."""
+    env = worker_env(**overrides)
     log = open(log_path, "wb")  # noqa: SIM115 - closed by stop_qcluster
     process = subprocess.Popen(
         [sys.executable, "manage.py", "worker"],

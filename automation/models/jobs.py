@@ -200,7 +200,14 @@ class Job(AuditedMixin, models.Model):
 
 
 class JobLog(models.Model):
-    """One console line of a job, numbered from 1 in the order Ansible printed it."""
+    """One console row of a job, numbered from 1 in the order Ansible printed it.
+
+    A line longer than a row holds (``CONSOLE_ROW_CHARS`` in automation/runner/callback.py) is
+    stored as several rows with consecutive numbers: the first holds its start and its level,
+    each following one is marked ``continuation``. Rows stay small enough for any server's
+    packet limit, and the console pages skip continuation rows in SQL (they show a long line's
+    start only); the download joins them back.
+    """
 
     class Level(models.TextChoices):
         DEBUG = "DEBUG", "Debug"
@@ -212,6 +219,9 @@ class JobLog(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="logs")
     line_number = models.PositiveIntegerField()
     content = models.TextField(blank=True)
+    # This row continues the line of the row before it (a long line cut into rows). A database
+    # default, so adding the column to a big table is a metadata change, never a rewrite.
+    continuation = models.BooleanField(default=False, db_default=False)
     log_level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
 

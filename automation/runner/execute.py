@@ -13,11 +13,14 @@ the web process never needs.
 import logging
 import shutil
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from ansible_runner.interface import init_runner
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from auditing.models import AuditLog
@@ -25,14 +28,29 @@ from auditing.services import audit_record
 from automation import storage
 from automation.models import Job, JobLog
 from automation.runner import sandbox
-from automation.runner.callback import LogWriter, RunState, on_event, should_cancel, strip_ansi
+from automation.runner.callback import (
+    LogWriter,
+    RunState,
+    on_event,
+    should_cancel,
+    stop_now,
+    strip_ansi,
+)
 from automation.runner.prepare import environment, prepare
+from automation.runner.retry import DB_ERRORS
+from automation.runner.stream import console_stream
 from inventory.ssh import host_entry, known_hosts_adopt
 
 PROMPT_MESSAGE = (
     "This playbook asks for input (vars_prompt or pause), which a job cannot answer: the run "
     "was stopped at the prompt. Pass the value as an extra var instead."
 )
+DATABASE_LOST_MESSAGE = (
+    "database unavailable for {seconds:.0f} s during the run: the playbook was stopped"
+)
+# The end of a run waits for the database up to the task's own limit (Q_CLUSTER timeout is
+# JOB_TIMEOUT + 120 s): past it django-q would kill the worker, and the reaper takes over.
+END_WAIT_AFTER_TIMEOUT = timedelta(seconds=60)
 STAT_KEYS = {
     "ok": "ok",
     "changed": "changed",
@@ -57,10 +75,14 @@ def _confine(runner, root):
 
 
 def execute(job):
-    """Run ``job`` (already claimed: status running) to its end and record the result."""
+    """Run ``job`` (already claimed: status running) to its end and record the result.
+
+    Every way out ends the job: its lines are written and its status recorded, retried while
+    the database is away (``_record_end``), and ansible-playbook is stopped on any failure."""
     root = Path(tempfile.mkdtemp(prefix=f"job-{job.job_id}-"))
-    writer = LogWriter(job)
     state = RunState()
+    writer = LogWriter(job, state)
+    ending = False
     try:
         try:
             sandbox.check()
@@ -68,10 +90,14 @@ def execute(job):
         except (ValidationError, sandbox.SandboxUnavailable) as exc:
             reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             writer.write(f"ERROR! Cannot prepare the run: {reason}")
-            writer.flush()
-            job.finish(Job.Status.FAILED, error_message=f"Cannot run: {reason}")
+            _record_end(job, writer, Job.Status.FAILED, error_message=f"Cannot run: {reason}")
             return job
-        Job.objects.filter(pk=job.pk).update(playbook_sha256=storage.sha256_text(content))
+        writer.outage.retry(
+            lambda: Job.objects.filter(pk=job.pk).update(
+                playbook_sha256=storage.sha256_text(content)
+            ),
+            seconds=settings.JOB_DB_RETRY_SECONDS,
+        )
         runner = init_runner(
             private_data_dir=str(root),
             playbook="playbook.yml",
@@ -84,18 +110,21 @@ def execute(job):
                 "pexpect_timeout": 0.5,
                 "job_timeout": settings.JOB_TIMEOUT,
                 "suppress_ansible_output": True,
+                "suppress_output_file": True,
             },
             quiet=True,
         )
         _confine(runner, root)
-        runner.run()
-        writer.flush()
-        _record_result(job, runner, state)
+        with console_stream(writer, Path(runner.config.artifact_dir) / "job_events"):
+            runner.run()
+        status, fields = _result(job, runner, writer, state)
+        ending = True
+        _record_end(job, writer, status, **fields)
     except Exception as exc:  # never leave a job running because of our own failure
-        writer.flush()
-        job.refresh_from_db()
-        if job.status == Job.Status.RUNNING:
-            job.finish(Job.Status.FAILED, error_message=f"Internal error while running: {exc}")
+        stop_now(state)
+        if not (ending and isinstance(exc, DB_ERRORS)):  # else: waited for the database already
+            message = f"Internal error while running: {exc}"
+            _record_end(job, writer, Job.Status.FAILED, error_message=message)
         raise
     finally:
         _adopt_host_keys(job.server, root)
@@ -125,15 +154,18 @@ def host_stats(runner_stats):
     return hosts
 
 
-def _record_result(job, runner, state):
+def _result(job, runner, writer, state):
+    """How the run ended: (status, fields for ``Job.finish``)."""
     stats = host_stats(runner.stats)
-    job.refresh_from_db(fields=["cancel_requested", "cancel_reason"])
     rc = runner.rc
+    if state.database_lost_since is not None:
+        # The message is written once the database answers: see _record_end.
+        return Job.Status.FAILED, {"rc": rc, "stats": stats, "error_message": None}
+    cancel_requested, reason = _cancel_request(job, writer)
     if state.prompt_refused:
         status, message = Job.Status.FAILED, PROMPT_MESSAGE
-    elif runner.status == "canceled" or job.cancel_requested:
+    elif runner.status == "canceled" or cancel_requested:
         status = Job.Status.CANCELLED
-        reason = job.cancel_reason
         message = f"Cancelled: {reason}." if reason else "Cancelled while running."
     elif runner.status == "timeout":
         status, message = Job.Status.FAILED, f"timed out after {settings.JOB_TIMEOUT} s"
@@ -141,19 +173,51 @@ def _record_result(job, runner, state):
         status, message = Job.Status.SUCCESS, ""
     else:
         status = Job.Status.FAILED
-        message = (
-            state.first_failure
-            or _last_error_line(job)
-            or (f"ansible-playbook exited with code {rc}")
-        )
-    job.finish(status, rc=rc, stats=stats, error_message=message)
-    job.completed_at = job.completed_at or timezone.now()
-    # The worker's audit_context names the user who launched the job.
-    audit_record(
-        AuditLog.Action.UPDATE,
-        job,
-        {"status": ["running", status], "rc": rc, "error_message": message},
+        message = state.first_failure or None  # None: the last ERROR line, read at the end
+    return status, {"rc": rc, "stats": stats, "error_message": message}
+
+
+def _cancel_request(job, writer):
+    """(requested, reason) of the job's cancel: one requested in the run's last moments counts;
+    while the database is away, the cancel callback's last answer does. ``reason`` is set when
+    the cancel was not a person's (e.g. "the worker stopped")."""
+    _, row = writer.outage.attempt(
+        lambda: Job.objects.filter(pk=job.pk)
+        .values_list("cancel_requested", "cancel_reason")
+        .first()
     )
+    return (bool(row[0]), row[1] or "") if row else (False, "")
+
+
+def _record_end(job, writer, status, *, rc=None, stats=None, error_message=""):
+    """Write the remaining lines, then finish the job and record it in the audit log, as one
+    transaction. While the database is away this is retried (new connection, growing pause)
+    until it answers or the task's own time is nearly up; after a failure whose outcome is
+    unknown, a job found finished already is left as it is."""
+    lost_since = writer.state.database_lost_since
+
+    def record():
+        writer.flush()
+        job.refresh_from_db(fields=["status", "first_error_line", "stats"])
+        if job.status != Job.Status.RUNNING:
+            return
+        message = error_message
+        if lost_since is not None:
+            message = DATABASE_LOST_MESSAGE.format(seconds=time.monotonic() - lost_since)
+        elif message is None:
+            message = _last_error_line(job) or f"ansible-playbook exited with code {rc}"
+        with transaction.atomic():
+            if job.finish(status, rc=rc, stats=stats, error_message=message):
+                # The worker's audit_context names the user who launched the job.
+                audit_record(
+                    AuditLog.Action.UPDATE,
+                    job,
+                    {"status": ["running", status], "rc": rc, "error_message": message},
+                )
+
+    limit = (job.started_at or timezone.now()) + timedelta(seconds=settings.JOB_TIMEOUT)
+    seconds = (limit + END_WAIT_AFTER_TIMEOUT - timezone.now()).total_seconds()
+    writer.outage.retry(record, seconds=max(seconds, settings.JOB_DB_RETRY_SECONDS))
 
 
 def _last_error_line(job):

@@ -5,10 +5,12 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from uuid import UUID
 
+from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models.functions import Left, Length
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
-from automation.console import line_renderer, plain_line
+from automation.console import line_renderer, plain_text
 from automation.models import Job, JobLog, Playbook
 from automation.selectors.days import within_days
 from core.pagination import KeysetPage, keyset_page
@@ -20,6 +22,13 @@ WINDOW = 1000
 # Largest line number a cursor may name (the column is a 32-bit positive integer).
 MAX_LINE = 2**31 - 1
 DOWNLOAD_CHUNK = 5000
+# Text of one line sent to the page at most; a longer line is cut, with a note that the
+# download has it whole. (A line may be megabytes long: it would be sent on every poll.)
+LINE_SHOWN_CHARS = 4096
+# Rows longer than this are left out of a download chunk's query and read a few at a time, so
+# a chunk of 5,000 rows never holds more than a few MB whatever the lines' length.
+DOWNLOAD_INLINE_CHARS = 1024
+DOWNLOAD_LONG_ROWS = 16
 
 
 def job_list(
@@ -68,9 +77,15 @@ def job_console(
     limit: int = WINDOW,
 ) -> list[JobLog]:
     """A window of at most ``limit`` console lines, in order, by the (job, line_number) index:
-    after a line, before a line, from a line, or (none given) the last ones. Each line carries
-    ``html``: its text escaped, with its colours."""
-    rows = JobLog.objects.filter(job=job).only("line_number", "content", "log_level")
+    after a line, before a line, from a line, or (none given) the last ones. A line's number is
+    the number of its first row; the rows continuing a long line are skipped in SQL and its
+    text is read only up to ``LINE_SHOWN_CHARS``. Each line carries ``html`` (its text
+    escaped, with its colours) and ``cut`` (it was longer: the download has it whole)."""
+    rows: QuerySet[JobLog] = (
+        JobLog.objects.filter(job=job, continuation=False)
+        .annotate(head=Left("content", LINE_SHOWN_CHARS + 1))
+        .only("line_number", "log_level")
+    )
     if after is not None:
         window = list(rows.filter(line_number__gt=after).order_by("line_number")[:limit])
     elif start is not None:
@@ -81,21 +96,62 @@ def job_console(
         window = list(rows.order_by("-line_number")[:limit])[::-1]
     render = line_renderer()
     for line in window:
-        line.html = render(line.content)  # type: ignore[attr-defined]  # for the template only
+        head = line.head  # type: ignore[attr-defined]
+        # For the template only:
+        line.cut = len(head) > LINE_SHOWN_CHARS  # type: ignore[attr-defined]
+        line.html = render(head[:LINE_SHOWN_CHARS])  # type: ignore[attr-defined]
     return window
 
 
 def job_console_text(*, job: Job) -> Iterator[str]:
-    """The whole console as text without colour codes, read in keyset chunks (memory stays
-    flat; MySQL drivers buffer whole result sets, so no single huge query)."""
-    last = 0
+    """The whole console as text without colour codes, a long line joined from its rows, read
+    in keyset chunks (memory stays flat; MySQL drivers buffer whole result sets, so no single
+    huge query): short rows come with their chunk, long ones (up to 64 KiB each) a few at a
+    time."""
+    last, first = 0, True
     while True:
         chunk = list(
             JobLog.objects.filter(job=job, line_number__gt=last)
+            .annotate(
+                length=Length("content"),
+                short=Case(
+                    When(length__lte=DOWNLOAD_INLINE_CHARS, then=F("content")),
+                    default=Value(None),
+                ),
+            )
             .order_by("line_number")
-            .values_list("line_number", "content")[:DOWNLOAD_CHUNK]
+            .values_list("line_number", "continuation", "short")[:DOWNLOAD_CHUNK]
         )
         if not chunk:
-            return
-        yield "".join(plain_line(content) for _, content in chunk)
+            break
+        long_rows = [number for number, _, short in chunk if short is None]
+        contents: dict[int, str] = {}
+        texts: list[str] = []
+        for number, continuation, short in chunk:
+            if short is None:
+                if number not in contents:
+                    yield "".join(texts)
+                    texts = []
+                    group, long_rows = (
+                        long_rows[:DOWNLOAD_LONG_ROWS],
+                        long_rows[DOWNLOAD_LONG_ROWS:],
+                    )
+                    contents = dict(
+                        JobLog.objects.filter(job=job, line_number__in=group).values_list(
+                            "line_number", "content"
+                        )
+                    )
+                short = contents.pop(number)
+            texts.append(_download_text(short, continuation, first))
+            first = False
+        yield "".join(texts)
         last = chunk[-1][0]
+    if not first:
+        yield "\n"
+
+
+def _download_text(content: str, continuation: bool, first: bool) -> str:
+    """A row as downloaded: a line break before every line but the first (a row continuing a
+    line joins it), no colours, no escapes."""
+    text = plain_text(content)
+    return text if continuation or first else "\n" + text

@@ -16,8 +16,10 @@ BEFORE_THE_MOVE = [
     ("automation", "0004_move_rollups_to_insights"),
     ("auditing", "0002_login_throttle_index"),
 ]
-# The move itself; later migrations (which may well change tables) are applied after the check.
-AFTER_THE_MOVE = [("automation", "0005_playbook_version")]
+AFTER_THE_MOVE = [
+    ("automation", "0005_playbook_version"),
+    ("auditing", "0003_move_playbook_versions_to_automation"),
+]
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
 TABLE = "playbook_audit_logs"
 
@@ -68,6 +70,7 @@ def test_moving_playbook_versions_runs_no_ddl_keeps_rows_and_moves_content_type(
 
     with CaptureQueriesContext(connection) as queries:
         _migrate(AFTER_THE_MOVE)
+    _migrate()  # the migrations after the move (their DDL is theirs)
 
     assert [q["sql"] for q in queries if DDL.match(q["sql"])] == []
     assert _schema() == schema
@@ -80,7 +83,6 @@ def test_moving_playbook_versions_runs_no_ddl_keeps_rows_and_moves_content_type(
     permission.refresh_from_db()
     assert permission.content_type_id == old_type.pk
     assert permission.codename == "view_playbookversion"
-    _migrate()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,3 +95,60 @@ def test_the_move_can_be_undone_and_redone():
     _migrate()
     assert ContentType.objects.filter(app_label="automation", model="playbookversion").exists()
     assert not ContentType.objects.filter(model="playbookauditlog").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_continuation_column_is_added_in_place_without_a_table_rewrite():
+    """job_logs is the biggest table: adding a column must be a metadata change. MariaDB
+    refuses ALGORITHM=INSTANT for any ALTER that would copy or rebuild the table."""
+    if connection.vendor != "mysql":
+        pytest.skip("the production database is MariaDB/MySQL; SQLite rebuilds on any ALTER")
+    executor = MigrationExecutor(connection)
+    _migrate([("automation", "0005_playbook_version")])
+    executor.loader.build_graph()
+    migration = executor.loader.get_migration("automation", "0006_joblog_continuation")
+    state = executor.loader.project_state(("automation", "0005_playbook_version"))
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        migration.apply(state, editor, collect_sql=True)
+    statements = [sql.rstrip(";") for sql in editor.collected_sql if DDL.match(sql)]
+    assert len(statements) == 1 and "ADD COLUMN" in statements[0]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statements[0] + ", ALGORITHM=INSTANT")
+        executor.recorder.record_applied("automation", "0006_joblog_continuation")
+    finally:
+        _migrate()
+    columns = [
+        c.name
+        for c in connection.introspection.get_table_description(connection.cursor(), "job_logs")
+    ]
+    assert "continuation" in columns
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cancel_reason_column_is_added_to_jobs_in_place():
+    """jobs holds a million rows at scale: its new column must be a metadata change too."""
+    if connection.vendor != "mysql":
+        pytest.skip("the production database is MariaDB/MySQL; SQLite rebuilds on any ALTER")
+    before = ("automation", "0006_joblog_continuation")
+    executor = MigrationExecutor(connection)
+    _migrate([before])
+    executor.loader.build_graph()
+    migration = executor.loader.get_migration("automation", "0007_worker_heartbeats")
+    state = executor.loader.project_state(before)
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        migration.apply(state, editor, collect_sql=True)
+    statements = [sql.rstrip(";") for sql in editor.collected_sql if DDL.match(sql)]
+    on_jobs = [sql for sql in statements if sql.startswith("ALTER TABLE `jobs`")]
+    assert len(on_jobs) == 1 and "ADD COLUMN `cancel_reason`" in on_jobs[0]
+    try:
+        with connection.cursor() as cursor:
+            for sql in statements:
+                cursor.execute(sql + (", ALGORITHM=INSTANT" if sql in on_jobs else ""))
+        executor.recorder.record_applied("automation", migration.name)
+    finally:
+        _migrate()
+    columns = [
+        c.name for c in connection.introspection.get_table_description(connection.cursor(), "jobs")
+    ]
+    assert "cancel_reason" in columns

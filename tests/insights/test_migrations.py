@@ -13,11 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from insights.models import AuditDailyStat, RollupWatermark
 
 BEFORE_THE_MOVE = [("automation", "0003_job_daily_stats"), ("insights", None)]
-# The move itself; later migrations (which may well change tables) are applied after the check.
-AFTER_THE_MOVE = [
-    ("automation", "0004_move_rollups_to_insights"),
-    ("insights", "0002_move_content_types"),
-]
+# Up to the move and the migrations that existed with it; later ones may run DDL of their own.
+AFTER_THE_MOVE = [("automation", "0005_playbook_version"), ("insights", "0002_move_content_types")]
 DDL = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
 
 
@@ -53,6 +50,7 @@ def test_moving_the_rollups_runs_no_ddl_keeps_rows_and_moves_content_types():
 
     with CaptureQueriesContext(connection) as queries:
         _migrate(AFTER_THE_MOVE)
+    _migrate()
 
     assert [q["sql"] for q in queries if DDL.match(q["sql"])] == []
     assert _schema() == schema
@@ -64,7 +62,6 @@ def test_moving_the_rollups_runs_no_ddl_keeps_rows_and_moves_content_types():
     assert (moved.app_label, moved.model) == ("insights", "auditdailystat")
     assert moved.model_class() is AuditDailyStat
     assert Permission.objects.get(pk=permission.pk).content_type_id == old_type.pk
-    _migrate()
 
 
 @pytest.mark.django_db(transaction=True)

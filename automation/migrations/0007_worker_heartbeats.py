@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automation', '0005_playbook_version'),
+        ('automation', '0006_joblog_continuation'),
     ]
 
     operations = [
