@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from inventory.keys import keys_dir, resolve_key_path
 from inventory.models import Server
+from inventory.services import SERVER_FIELDS
 
 # RFC 1123: labels of letters, digits and hyphens, 1-63 long, not starting or ending with "-".
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -30,17 +31,7 @@ class ServerForm(forms.ModelForm):
 
     class Meta:
         model = Server
-        fields = [
-            "hostname",
-            "ip_address",
-            "connection",
-            "ssh_user",
-            "ssh_port",
-            "ssh_key_path",
-            "os_type",
-            "os_version",
-            "is_active",
-        ]
+        fields = list(SERVER_FIELDS)
         labels = {
             "ip_address": "IP address",
             "ssh_key_path": "SSH key",

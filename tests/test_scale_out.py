@@ -17,41 +17,20 @@ from automation.services.jobs import job_directories, job_launch
 from automation.services.playbooks import playbook_create
 from inventory.models import Server
 from tests.factories import ServerFactory
-from tests.sshd import free_port
+from tests.redis import RedisServer
 from tests.worker import ROOT, stop_qcluster, wait_for, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-REDIS_SERVER = "/usr/bin/redis-server"
-
-
 @pytest.fixture
 def redis_url(tmp_path, monkeypatch):
-    """A private redis-server on a free loopback port; this process enqueues to it too."""
-    if not os.path.exists(REDIS_SERVER):
-        pytest.fail("redis-server is missing: scripts/system-deps.sh --test installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    wait_for(lambda: _pings(redis, url), timeout=10)
+    """A private redis-server; this process enqueues to it too."""
+    server = RedisServer(tmp_path)
+    url = server.start()
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", url)
     yield url
-    process.terminate()
-    process.wait(timeout=10)
-
-
-def _pings(redis, url):
-    try:
-        return redis.Redis.from_url(url).ping()
-    except redis.ConnectionError:
-        return False
+    server.stop()
 
 
 @pytest.fixture

@@ -1,8 +1,6 @@
 """No job stranded at the queue: a broker that refuses the task at launch (a private
 redis-server, stopped before the launch) and pending jobs whose task the broker lost."""
 
-import os
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -15,43 +13,20 @@ from auditing.models import AuditLog
 from automation.models import Job
 from automation.services.jobs import PENDING_REQUEUE_AFTER, REAP_GRACE
 from tests.factories import JobFactory, PlaybookFactory, ServerFactory
-from tests.sshd import free_port
-from tests.worker import wait_for
-
-REDIS_SERVER = "/usr/bin/redis-server"
+from tests.redis import RedisServer, pings
 
 
 @pytest.fixture
 def stopped_redis(tmp_path, monkeypatch):
     """The URL of a private redis-server that ran on a free loopback port and was stopped:
     the broker is configured, and down. Never the machine's shared Redis."""
-    if not os.path.exists(REDIS_SERVER):
-        pytest.fail("redis-server is missing: scripts/system-deps.sh --test installs it")
-    import redis
-
-    port = free_port()
-    process = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        wait_for(lambda: _pings(redis, url), timeout=10)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert not _pings(redis, url)
+    server = RedisServer(tmp_path)
+    url = server.start()
+    server.stop()
+    assert not pings(url)
     monkeypatch.setattr(Conf, "ORM", None)
     monkeypatch.setattr(Conf, "REDIS", url)
     return url
-
-
-def _pings(redis, url):
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.ConnectionError:
-        return False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,6 +16,7 @@ from django_q.cluster import Cluster
 from automation import workers
 from automation.models import Job, WorkerHeartbeat
 from automation.runner.sandbox import SandboxUnavailable, check
+from automation.services.jobs import pid_alive
 
 STOP_REASON = "the worker stopped"
 # After the grace period and the cancels, how long the cluster may take to wind down.
@@ -79,7 +80,7 @@ class Command(BaseCommand):
         """Cancel what this cluster still runs; fail at once what no process runs any more."""
         for job in self.own_jobs():
             alive = WorkerHeartbeat.objects.filter(name=job.worker).values_list("pid", flat=True)
-            if alive and _pid_alive(alive[0]):
+            if alive and pid_alive(alive[0]):
                 job.request_cancel(reason=reason)
             else:
                 job.finish(Job.Status.FAILED, error_message=f"worker lost: {reason}")
@@ -106,16 +107,6 @@ class Command(BaseCommand):
         with contextlib.suppress(DatabaseError):
             WorkerHeartbeat.objects.filter(cluster=workers.CLUSTER).delete()
         return code
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _kill_descendants():
