@@ -143,16 +143,27 @@ def on_job_finished(sender, job, **kwargs):
     record_finished_job(job)
 
 
-# The fields _record reads; a caller may hold a job loaded with .only() (the reaper does).
-RECORDED_FIELDS = {"created_at", "started_at", "playbook_id", "server_id", "playbook_sha256"}
+# Every field _record reads. They are read back from the row the status change just wrote (in
+# the same transaction), never from the caller's instance: the worker stores some of them with
+# ``QuerySet.update`` (the playbook version) and the reaper holds a job loaded with .only(), so
+# an instance may be stale or partial while the row is always what the change committed.
+RECORDED_FIELDS = (
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "playbook_id",
+    "server_id",
+    "playbook_sha256",
+    "error_message",
+)
 
 
 def _record(job):
-    deferred = RECORDED_FIELDS & {
-        job._meta.get_field(name).attname for name in job.get_deferred_fields()
-    }
-    if deferred:
-        job.refresh_from_db(fields=sorted(deferred))
+    row = Job.objects.filter(pk=job.pk).values(*RECORDED_FIELDS).first()
+    if row is None:  # deleted in the same transaction: nothing left to count
+        return
+    job = Job(pk=job.pk, **row)
     day = job.created_at.astimezone(UTC).date()
     failed = job.status == Job.Status.FAILED
     _upsert(

@@ -71,7 +71,8 @@ def execute(job):
             writer.flush()
             job.finish(Job.Status.FAILED, error_message=f"Cannot run: {reason}")
             return job
-        Job.objects.filter(pk=job.pk).update(playbook_sha256=storage.sha256_text(content))
+        job.playbook_sha256 = storage.sha256_text(content)  # the instance too: finish() reads it
+        Job.objects.filter(pk=job.pk).update(playbook_sha256=job.playbook_sha256)
         runner = init_runner(
             private_data_dir=str(root),
             playbook="playbook.yml",
