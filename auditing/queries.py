@@ -93,7 +93,7 @@ def csv_rows(rows, tz):
                 for value in (
                     row.id,
                     timezone.localtime(row.timestamp, tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    row.user.username if row.user else "system",
+                    row.actor,
                     row.action,
                     row.resource_type,
                     row.resource_id,

@@ -123,6 +123,9 @@ def audit_record(
         details = {**details, "source": actor.source}
     return AuditLog.objects.create(
         user_id=getattr(acting_user, "pk", None),
+        # Written with the row and never changed: the trail keeps the name and role as they were.
+        username=getattr(acting_user, "username", "") or "",
+        user_role=getattr(acting_user, "role", "") or "",
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,
