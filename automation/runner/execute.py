@@ -20,8 +20,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from auditing.models import AuditLog
-from auditing.services import audit_record
 from automation import storage
 from automation.models import Job, JobLog
 from automation.runner import sandbox
@@ -147,14 +145,10 @@ def _record_result(job, runner, state):
             or _last_error_line(job)
             or (f"ansible-playbook exited with code {rc}")
         )
+    # finish() writes the audit row in its transaction (the worker's audit_context names the
+    # user who launched the job).
     job.finish(status, rc=rc, stats=stats, error_message=message)
     job.completed_at = job.completed_at or timezone.now()
-    # The worker's audit_context names the user who launched the job.
-    audit_record(
-        AuditLog.Action.UPDATE,
-        job,
-        {"status": ["running", status], "rc": rc, "error_message": message},
-    )
 
 
 def _last_error_line(job):

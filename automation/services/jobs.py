@@ -17,8 +17,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import User
-from auditing.models import AuditLog
-from auditing.services import NO_USER, audit_record
+from auditing.services import NO_USER
 from automation.models import Job, Playbook, WorkerHeartbeat
 from automation.runner import sandbox
 from inventory.models import Server
@@ -214,11 +213,7 @@ def job_cancel(*, job: Job, user: User) -> bool:
     Audited here: the cancel is a conditional QuerySet.update, which sends no signal."""
     if not (user.is_admin or job.user_id == user.pk):
         raise PermissionDenied
-    was = job.status
-    if not job.request_cancel():
-        return False
-    audit_record(AuditLog.Action.CANCEL, job, {"status": was}, user=user)
-    return True
+    return job.request_cancel(user=user)  # writes the CANCEL row with its change
 
 
 def job_relaunch(*, job: Job, user: User) -> Job:
@@ -288,13 +283,10 @@ def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     reaped = []
     for job in running:
         reason = _lost_reason(job, alive, host, deadline)
-        if reason and job.finish(Job.Status.FAILED, error_message=f"worker lost: {reason}"):
-            audit_record(
-                AuditLog.Action.UPDATE,
-                job,
-                {"status": ["running", "failed"], "error_message": job.error_message},
-                user=NO_USER,
-            )
+        # The transition writes the UPDATE row (the system's: no user).
+        if reason and job.finish(
+            Job.Status.FAILED, error_message=f"worker lost: {reason}", audit_user=NO_USER
+        ):
             for directory in job_directories(job):
                 shutil.rmtree(directory, ignore_errors=True)
             reaped.append(job)
