@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -98,3 +99,9 @@ class UserAdmin(BaseUserAdmin):
             if acted := users_who_acted(list(queryset)):
                 raise PermissionDenied(HAS_ACTED.format(acted[0].username))
             super().delete_queryset(request, queryset)
+
+
+# Groups and permissions are unused (access follows the role): without a page for them there
+# is no unaudited way to grant a permission.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
