@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC
 
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Case, Count, F, Max, Value, When
 from django.db.models.functions import TruncDate
 
 from auditing.models import AuditLog
@@ -259,6 +259,33 @@ def refresh_audit_stats(*, max_rows=200_000):
         mark.last_id = upto
         mark.save(update_fields=["last_id"])
     return sum(row["count"] for row in rows)
+
+
+def on_audit_rows_purging(sender, rows, **kwargs):
+    """Receiver of ``core.signals.rows_purging`` for audit_logs: subtract the rows a purge batch
+    is about to delete from AuditDailyStat, in the batch's transaction.
+
+    Only rows at or below the watermark were counted; the watermark row is locked first, so a
+    refresh running meanwhile waits and then reads past the deleted rows. Rollup rows that fall
+    to zero are removed."""
+    mark = RollupWatermark.objects.select_for_update().filter(name=AUDIT_WATERMARK).first()
+    if mark is None:
+        return
+    counts = list(
+        rows.filter(pk__lte=mark.last_id)
+        .annotate(day=TruncDate("timestamp", tzinfo=UTC))
+        .values("day", "user_id", "action")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for c in counts:
+        AuditDailyStat.objects.filter(
+            day=c["day"], user_id=c["user_id"] or 0, action=c["action"]
+        ).update(  # never below zero: the column is unsigned
+            count=Case(When(count__gt=c["n"], then=F("count") - c["n"]), default=Value(0))
+        )
+    if counts:
+        AuditDailyStat.objects.filter(day__in={c["day"] for c in counts}, count__lte=0).delete()
 
 
 def refresh_audit_stats_fully(*, max_rows=200_000):

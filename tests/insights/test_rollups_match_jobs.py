@@ -150,3 +150,68 @@ def test_every_analytics_figure_matches_sql_on_jobs_run_by_a_real_worker(
     ]
     assert all(v["sha256"] and v["audit_id"] for v in versions)
     assert datetime.now(UTC) - today < timedelta(days=1)
+
+
+def audit_rollup_matches_audit_logs():
+    """AuditDailyStat over all days equals audit_logs counted with SQL."""
+    from insights.models import AuditDailyStat
+
+    refresh_audit_stats_fully()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(user_id, 0), action, COUNT(*) FROM audit_logs"
+            " GROUP BY COALESCE(user_id, 0), action"
+        )
+        expected = {(u, a): n for u, a, n in cursor.fetchall()}
+    got = Counter()
+    for user_id, action, count in AuditDailyStat.objects.values_list("user_id", "action", "count"):
+        got[(user_id, action)] += count
+    assert {k: v for k, v in got.items() if v} == expected
+
+
+@pytest.mark.django_db
+def test_figures_stay_equal_to_sql_after_refused_admin_edits_a_purge_and_a_rebuild(
+    as_super_admin, super_admin
+):
+    import io
+
+    from django.core.management import call_command
+
+    from auditing.models import AuditLog
+    from insights.rollup import rebuild_job_stats
+    from tests.factories import AuditLogFactory
+
+    today = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    playbook, server = PlaybookFactory(name="Checked"), ServerFactory(hostname="checked")
+    jobs = [
+        finished_job(
+            playbook, server, super_admin, created=today - timedelta(days=d), status=st, seconds=s
+        )
+        for d, st, s in ((0, S, 3), (1, F, 40), (2, C, None), (12, S, 700), (20, F, None))
+    ]
+    for days in (3, 10, 20):
+        AuditLogFactory(user=super_admin, action="LOGIN", timestamp=today - timedelta(days=days))
+    refresh_audit_stats_fully()
+    p = analytics.period(30)
+    assert_figures_match_sql(p)
+
+    # The admin can neither change a job's status nor delete it: both would bypass the rollups.
+    url = f"/admin/automation/job/{jobs[0].pk}/"
+    assert as_super_admin.post(url + "change/", {"status": F}).status_code == 403
+    assert as_super_admin.post(url + "delete/", {"post": "yes"}).status_code == 403
+    assert_figures_match_sql(p)
+
+    # A purge subtracts the audit rows it deletes from the audit rollup, at once.
+    old = AuditLog.objects.filter(timestamp__lt=today - timedelta(days=5)).count()
+    assert old >= 2
+    out = io.StringIO()
+    call_command("purge_audit_logs", "--days", "5", "--force", stdout=out)
+    assert f"Pruned {old} " in out.getvalue()
+    audit_rollup_matches_audit_logs()
+    assert_figures_match_sql(p)
+
+    # A rebuild gives the same figures again.
+    rebuild_job_stats()
+    call_command("rebuild_job_stats", stdout=io.StringIO())
+    audit_rollup_matches_audit_logs()
+    assert_figures_match_sql(p)
