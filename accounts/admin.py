@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
@@ -8,6 +9,22 @@ from accounts.models import User
 from accounts.services import LAST_SUPER_ADMIN, other_active_super_admins, removes_last_super_admin
 
 LAST_SUPER_ADMIN_DELETE = "the last active super admin ({}): it cannot be deleted"
+HAS_ACTED = (
+    "{}: has acted (the audit trail or playbook history names them), so cannot be deleted; "
+    "deactivate the account instead (untick Active)"
+)
+
+
+def users_who_acted(users):
+    """The users among ``users`` whom an audit or playbook history row names: the trail keeps
+    its actors, so they are deactivated, never deleted (the foreign keys are PROTECT too)."""
+    pks = [u.pk for u in users]
+    acted = set(
+        User.objects.filter(pk__in=pks, audit_logs__isnull=False).values_list("pk", flat=True)
+    ) | set(
+        User.objects.filter(pk__in=pks, playbook_changes__isnull=False).values_list("pk", flat=True)
+    )
+    return [u for u in users if u.pk in acted]
 
 
 class AdminUserChangeForm(UserChangeForm):
@@ -56,16 +73,20 @@ class UserAdmin(BaseUserAdmin):
     def get_deleted_objects(self, objs, request):
         """The delete page and the bulk "delete selected" action both ask this first: listing
         the last super_admin as protected makes the admin refuse the deletion, with its own
-        "cannot be deleted" page, before anything is removed."""
-        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        "cannot be deleted" page, before anything is removed.
+
+        A user who has acted is refused first, with one line each: the default collector would
+        list every audit row that protects them, possibly millions."""
         users = list(objs)
+        refused = [HAS_ACTED.format(u.username) for u in users_who_acted(users)]
         with transaction.atomic():
             last_one = removes_last_super_admin(users)
         if last_one:
             last = [u for u in users if u.is_super_admin and u.is_active]
-            names = ", ".join(u.username for u in last)
-            protected = [*protected, LAST_SUPER_ADMIN_DELETE.format(names)]
-        return deleted, counts, perms_needed, protected
+            refused.append(LAST_SUPER_ADMIN_DELETE.format(", ".join(u.username for u in last)))
+        if refused:
+            return [], {}, set(), refused
+        return super().get_deleted_objects(objs, request)
 
     def delete_model(self, request, obj):
         self.delete_queryset(request, User.objects.filter(pk=obj.pk))
@@ -75,4 +96,12 @@ class UserAdmin(BaseUserAdmin):
         with transaction.atomic():
             if removes_last_super_admin(list(queryset)):
                 raise PermissionDenied(LAST_SUPER_ADMIN)
+            if acted := users_who_acted(list(queryset)):
+                raise PermissionDenied(HAS_ACTED.format(acted[0].username))
             super().delete_queryset(request, queryset)
+
+
+# Groups and permissions are unused (access follows the role): without a page for them there
+# is no unaudited way to grant a permission.
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)

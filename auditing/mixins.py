@@ -52,6 +52,9 @@ class AuditedMixin:
     audit_unmasked_fields: ClassVar[frozenset[str]] = frozenset()
     # Ignored fields whose stored value is read before a save and handed to ``audit_events``.
     audit_watched_fields: ClassVar[frozenset[str]] = frozenset()
+    # The action of the next update row, when a service knows more than the diff (a playbook
+    # restore is RESTORE); the receiver uses it for that one save and clears it.
+    audit_next_action: str | None = None
 
     @classmethod
     def audit_type(cls) -> str:
@@ -67,7 +70,9 @@ class AuditedMixin:
         return AuditLog.Action.CREATE
 
     def audit_update_action(self, changes: dict) -> str:
-        """The action of the row a save that changed ``changes`` ({field: {old, new}}) writes."""
+        """The action of the row a save that changed ``changes`` ({field: [old, new]}) writes.
+        A service may instead set ``audit_next_action`` on the instance before saving (a
+        playbook restore is RESTORE); it applies to that one save."""
         return AuditLog.Action.UPDATE
 
     def audit_creator(self) -> Any:

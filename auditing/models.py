@@ -25,14 +25,19 @@ class AuditLog(models.Model):
         PASSWORD_CHANGE = "PASSWORD_CHANGE", "Password change"
 
     id = models.BigAutoField(primary_key=True)
+    # PROTECT: a user who has acted is deactivated, never deleted (accounts/admin.py says so).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="audit_logs",
         db_index=False,
     )
+    # Who acted, as they were when the row was written: a later rename, role change or the
+    # user's removal never changes the trail. Empty for the system.
+    username = models.CharField(max_length=150, blank=True, default="", db_default="")
+    user_role = models.CharField(max_length=20, blank=True, default="", db_default="")
     action = models.CharField(max_length=32, choices=Action.choices)
     resource_type = models.CharField(max_length=50, blank=True)
     # A string so that UUIDs (jobs) and integer ids fit alike.
@@ -61,3 +66,21 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.action} {self.resource_type}"
+
+    def save(self, *args, **kwargs):
+        stamp_actor(self)
+        super().save(*args, **kwargs)
+
+    @property
+    def actor(self):
+        """The name shown for who acted: as written, else "system"."""
+        return self.username or "system"
+
+
+def stamp_actor(row):
+    """Copy the acting user's username and role onto ``row`` (an AuditLog or a playbook
+    history row) when they are not set yet, so the row keeps them whatever happens to the
+    user later."""
+    if row.user_id and not row.username:
+        user = row.user
+        row.username, row.user_role = user.username, getattr(user, "role", "")

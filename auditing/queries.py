@@ -40,7 +40,10 @@ def describe(details):
     for key, value in mask_secrets(details or {}).items():
         if key == "changes" and isinstance(value, dict):
             for field, change in value.items():
-                if isinstance(change, dict) and {"old", "new"} <= change.keys():
+                if isinstance(change, list) and len(change) == 2:
+                    lines.append((field, f"{_text(change[0])} → {_text(change[1])}"))
+                elif isinstance(change, dict) and {"old", "new"} <= change.keys():
+                    # The shape of rows written before every row used [old, new].
                     lines.append((field, f"{_text(change['old'])} → {_text(change['new'])}"))
                 else:
                     lines.append((field, _text(change)))
@@ -93,7 +96,7 @@ def csv_rows(rows, tz):
                 for value in (
                     row.id,
                     timezone.localtime(row.timestamp, tz).strftime("%Y-%m-%d %H:%M:%S %Z"),
-                    row.user.username if row.user else "system",
+                    row.actor,
                     row.action,
                     row.resource_type,
                     row.resource_id,

@@ -18,7 +18,15 @@ from auditing.models import AuditLog
 MASK = "********"
 # A key whose name looks like it holds a secret: its value is never stored, however deep.
 # Shared by every place that shows or stores extra vars (audit rows, the job page).
-SECRET_KEY_RE = re.compile(r"pass|secret|token|key|credential|private", re.IGNORECASE)
+# Substrings cover the usual spellings (password, passwd, passphrase, db_pwd, apikey, api_key,
+# API-Key, auth, authorization, oauth_token, session_cookie, jwt, client_secret, x-signature);
+# "pw" alone only as a word of its own (db_pw, pw), since it appears inside ordinary words.
+# Over-masking a harmless key ("author") is the price of never storing a secret.
+SECRET_KEY_RE = re.compile(
+    r"pass|pwd|secret|token|key|credential|private|auth|cookie|session|bearer|jwt|signature"
+    r"|salt|(?:^|[^a-z0-9])pw(?:[^a-z0-9]|$)",
+    re.IGNORECASE,
+)
 # A value that is a secret whatever its key is called (a private key pasted into extra vars).
 SECRET_VALUE_RE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 # A password inside a URL, whatever its key: scheme://user:PASSWORD@host (the user may be
@@ -123,6 +131,9 @@ def audit_record(
         details = {**details, "source": actor.source}
     return AuditLog.objects.create(
         user_id=getattr(acting_user, "pk", None),
+        # Written with the row and never changed: the trail keeps the name and role as they were.
+        username=getattr(acting_user, "username", "") or "",
+        user_role=getattr(acting_user, "role", "") or "",
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,

@@ -108,12 +108,12 @@ def record_save(sender, instance, created, raw=False, update_fields=None, **kwar
         return
     new = _snapshot(sender, instance)
     changes = {
-        name: {"old": before, "new": new[name]}
-        for name, before in old["fields"].items()
-        if before != new[name]
+        name: [before, new[name]] for name, before in old["fields"].items() if before != new[name]
     }
+    # A service that knows more than the diff (a playbook restore) names the action itself.
+    named, instance.audit_next_action = getattr(instance, "audit_next_action", None), None
     if changes:
-        action = instance.audit_update_action(changes)
+        action = named or instance.audit_update_action(changes)
         audit_record(action, instance, {"changes": changes}, mask=False)
     for action, details in instance.audit_events(old["watched"]):
         audit_record(action, instance, details)

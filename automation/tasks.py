@@ -21,9 +21,12 @@ def run_job(job_pk):
     close_stale_connections()
     try:
         job = Job.objects.select_related("playbook", "server", "user").filter(pk=job_pk).first()
-        if job is None or not job.start(worker=worker_name()):
+        if job is None:
             return "skipped"
+        # The claim is audited too (Job.transition), as the worker acting for the launcher.
         with audit_context(user=job.user, source="worker"):
+            if not job.start(worker=worker_name()):
+                return "skipped"
             execute(job)
         return job.status
     finally:

@@ -16,7 +16,7 @@ from collections import defaultdict
 from datetime import UTC
 
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Case, Count, F, Max, Value, When
 from django.db.models.functions import TruncDate
 
 from auditing.models import AuditLog
@@ -143,16 +143,27 @@ def on_job_finished(sender, job, **kwargs):
     record_finished_job(job)
 
 
-# The fields _record reads; a caller may hold a job loaded with .only() (the reaper does).
-RECORDED_FIELDS = {"created_at", "started_at", "playbook_id", "server_id", "playbook_sha256"}
+# Every field _record reads. They are read back from the row the status change just wrote (in
+# the same transaction), never from the caller's instance: the worker stores some of them with
+# ``QuerySet.update`` (the playbook version) and the reaper holds a job loaded with .only(), so
+# an instance may be stale or partial while the row is always what the change committed.
+RECORDED_FIELDS = (
+    "status",
+    "created_at",
+    "started_at",
+    "completed_at",
+    "playbook_id",
+    "server_id",
+    "playbook_sha256",
+    "error_message",
+)
 
 
 def _record(job):
-    deferred = RECORDED_FIELDS & {
-        job._meta.get_field(name).attname for name in job.get_deferred_fields()
-    }
-    if deferred:
-        job.refresh_from_db(fields=sorted(deferred))
+    row = Job.objects.filter(pk=job.pk).values(*RECORDED_FIELDS).first()
+    if row is None:  # deleted in the same transaction: nothing left to count
+        return
+    job = Job(pk=job.pk, **row)
     day = job.created_at.astimezone(UTC).date()
     failed = job.status == Job.Status.FAILED
     _upsert(
@@ -248,6 +259,33 @@ def refresh_audit_stats(*, max_rows=200_000):
         mark.last_id = upto
         mark.save(update_fields=["last_id"])
     return sum(row["count"] for row in rows)
+
+
+def on_audit_rows_purging(sender, rows, **kwargs):
+    """Receiver of ``core.signals.rows_purging`` for audit_logs: subtract the rows a purge batch
+    is about to delete from AuditDailyStat, in the batch's transaction.
+
+    Only rows at or below the watermark were counted; the watermark row is locked first, so a
+    refresh running meanwhile waits and then reads past the deleted rows. Rollup rows that fall
+    to zero are removed."""
+    mark = RollupWatermark.objects.select_for_update().filter(name=AUDIT_WATERMARK).first()
+    if mark is None:
+        return
+    counts = list(
+        rows.filter(pk__lte=mark.last_id)
+        .annotate(day=TruncDate("timestamp", tzinfo=UTC))
+        .values("day", "user_id", "action")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for c in counts:
+        AuditDailyStat.objects.filter(
+            day=c["day"], user_id=c["user_id"] or 0, action=c["action"]
+        ).update(  # never below zero: the column is unsigned
+            count=Case(When(count__gt=c["n"], then=F("count") - c["n"]), default=Value(0))
+        )
+    if counts:
+        AuditDailyStat.objects.filter(day__in={c["day"] for c in counts}, count__lte=0).delete()
 
 
 def refresh_audit_stats_fully(*, max_rows=200_000):

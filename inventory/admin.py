@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
 from inventory.models import Server, ServerMetric
 
 
@@ -29,7 +30,10 @@ class ServerAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServerMetric)
-class ServerMetricAdmin(admin.ModelAdmin):
+class ServerMetricAdmin(ReadOnlyAdmin):
+    """Readings the collector writes: readable, never added, changed or deleted by hand (the
+    retention command prunes them)."""
+
     list_display = ("server", "cpu", "memory", "disk", "collected_at")
     list_select_related = ("server",)
     raw_id_fields = ("server",)

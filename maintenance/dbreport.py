@@ -18,6 +18,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection
+from django.db.models import Max
 from django.utils import timezone
 
 from auditing.models import AuditLog
@@ -31,48 +32,80 @@ RECENT_DAYS = 30
 MIN_ROWS_FOR_ROW_SIZE = 1_000
 MB = 1024 * 1024
 
-# The indexes the app's queries rely on: (table, leading columns, name in the models, why).
-# One list, checked against the live schema; tests keep it in step with the models' Meta.
-RECOMMENDED_INDEXES = [
-    ("users", ("role",), "idx_users_role", "users page filters by role"),
-    ("servers", ("hostname",), "unique hostname", "lookup and uniqueness"),
-    ("servers", ("ip_address",), "ip_address index", "search by address"),
-    ("server_metrics", ("server_id", "collected_at"), "idx_metrics_server_time", "charts"),
-    ("server_metrics", ("collected_at",), "idx_metrics_collected_at", "metrics retention"),
-    ("playbooks", ("name",), "unique name", "lookup and uniqueness"),
-    ("jobs", ("created_at",), "idx_jobs_created_at", "jobs list, newest first"),
-    ("jobs", ("status", "created_at"), "idx_jobs_status_created", "jobs list by status"),
-    ("jobs", ("playbook_id", "created_at"), "idx_jobs_playbook_created", "jobs by playbook"),
-    ("jobs", ("server_id", "created_at"), "idx_jobs_server_created", "jobs by server"),
-    ("jobs", ("user_id", "created_at"), "idx_jobs_user_created", "jobs by user"),
-    ("worker_heartbeats", ("last_seen",), "idx_worker_heartbeats_seen", "reaper, health"),
-    ("worker_heartbeats", ("cluster",), "idx_worker_heartbeats_cluster", "a worker's shutdown"),
-    ("jobs", ("job_id",), "unique job_id", "job pages by UUID"),
-    ("job_logs", ("job_id", "line_number"), "uniq_job_logs_line", "console reads by line"),
-    ("job_logs", ("timestamp",), "timestamp index", "job log retention"),
-    ("audit_logs", ("user_id",), "idx_audit_user", "audit filter by user"),
-    ("audit_logs", ("action",), "idx_audit_action", "audit filter; last purge runs"),
-    ("audit_logs", ("resource_type",), "idx_audit_resource_type", "audit filter by type"),
-    ("audit_logs", ("timestamp",), "idx_audit_timestamp", "audit list; audit retention"),
-    ("audit_logs", ("resource_type", "resource_id"), "idx_audit_resource", "object history"),
-    (
-        "audit_logs",
-        ("resource_type", "resource_id", "ip_address", "timestamp"),
-        "idx_audit_login_throttle",
-        "failed logins per username and IP (login throttling)",
-    ),
-    ("playbook_audit_logs", ("playbook_id", "created_at"), "idx_pb_audit_playbook", "history"),
-    ("playbook_audit_logs", ("action",), "idx_pb_audit_action", "history filter"),
-    ("playbook_audit_logs", ("created_at",), "idx_pb_audit_created_at", "all history"),
-    ("playbook_audit_logs", ("new_sha256",), "idx_pb_audit_sha256", "job -> version"),
-    # The analytics rollups, read by day ranges (docs/analytics.md)
-    ("job_daily_stats", ("day", "playbook_id"), "uniq_job_daily_stat", "rollup upsert key"),
-    ("job_daily_stats", ("day", "playbook_id"), "idx_job_daily_stat_runs", "analytics (covering)"),
-    ("job_server_daily_stats", ("day", "server_id"), "uniq_job_server_daily_stat", "rollup key"),
-    ("job_server_daily_stats", ("day", "server_id"), "idx_job_server_stat_runs", "top servers"),
-    ("job_failure_stats", ("day", "signature"), "uniq_job_failure_stat", "top failures"),
-    ("audit_daily_stats", ("day", "user_id", "action"), "uniq_audit_daily_stat", "active users"),
-]
+# Why each index exists, by the name the models give it (or "unique <field>" / "<field> index"
+# for a field's own). The list of indexes itself is read from the models (declared_indexes).
+INDEX_REASONS = {
+    "idx_users_role": "users page filters by role",
+    "unique hostname": "lookup and uniqueness",
+    "ip_address index": "search by address",
+    "idx_metrics_server_time": "charts",
+    "idx_metrics_collected_at": "metrics retention",
+    "unique name": "lookup and uniqueness",
+    "idx_jobs_created_at": "jobs list, newest first",
+    "idx_jobs_status_created": "jobs list by status",
+    "idx_jobs_playbook_created": "jobs by playbook",
+    "idx_jobs_server_created": "jobs by server",
+    "idx_jobs_user_created": "jobs by user",
+    "idx_worker_heartbeats_seen": "reaper, health",
+    "idx_worker_heartbeats_cluster": "a worker's shutdown",
+    "unique job_id": "job pages by UUID",
+    "uniq_job_logs_line": "console reads by line",
+    "timestamp index": "job log retention",
+    "idx_audit_user": "audit filter by user",
+    "idx_audit_action": "audit filter; last purge runs",
+    "idx_audit_resource_type": "audit filter by type",
+    "idx_audit_timestamp": "audit list; audit retention",
+    "idx_audit_resource": "object history",
+    "idx_audit_login_throttle": "failed logins per username and IP (login throttling)",
+    "idx_pb_audit_playbook": "history",
+    "idx_pb_audit_action": "history filter",
+    "idx_pb_audit_created_at": "all history",
+    "idx_pb_audit_sha256": "job -> version",
+    "uniq_job_daily_stat": "rollup upsert key",
+    "idx_job_daily_stat_runs": "analytics (covering)",
+    "uniq_job_server_daily_stat": "rollup key",
+    "idx_job_server_stat_runs": "top servers",
+    "uniq_job_failure_stat": "top failures",
+    "uniq_audit_daily_stat": "active users",
+}
+
+
+def declared_indexes():
+    """Every index the models declare, as (table, columns, name, why, prefix_ok): Meta.indexes,
+    unique constraints and unique_together, unique and db_index fields (whole column lists),
+    and foreign keys, which any index starting with their column serves (InnoDB does not add
+    its own when one exists), so for those ``prefix_ok`` is True."""
+    found = []
+    for label in PROJECT_APPS:
+        for model in apps.get_app_config(label).get_models():
+            meta, table = model._meta, model._meta.db_table
+
+            def column(name, meta=meta):
+                return meta.get_field(name.lstrip("-")).column
+
+            for index in meta.indexes:
+                if index.fields:
+                    found.append((table, tuple(map(column, index.fields)), index.name, False))
+            for constraint in meta.constraints:
+                fields = getattr(constraint, "fields", ())
+                if fields and getattr(constraint, "condition", None) is None:
+                    found.append((table, tuple(map(column, fields)), constraint.name, False))
+            for fields in meta.unique_together:
+                found.append((table, tuple(map(column, fields)), "unique_together", False))
+            for field in meta.concrete_fields:
+                if field.primary_key:
+                    continue
+                if field.unique:
+                    found.append((table, (field.column,), f"unique {field.name}", False))
+                elif field.is_relation and field.db_index:
+                    found.append((table, (field.column,), f"{field.name} foreign key", True))
+                elif field.db_index:
+                    found.append((table, (field.column,), f"{field.name} index", False))
+    return [
+        (table, columns, name, INDEX_REASONS.get(name, "declared in the models"), prefix)
+        for table, columns, name, prefix in found
+    ]
+
 
 # Tables whose growth rate is measured from their time column.
 GROWING_TABLES = {
@@ -243,8 +276,10 @@ def _free_bytes(notes):
 
 
 def _recent_rows(table, column, since, exact, estimate):
-    """Rows written since ``since``. Big MySQL tables: from the id range (ids grow with time and
-    purges delete only the oldest rows), two index reads instead of a long COUNT."""
+    """Rows written since ``since`` and whether that is exact. Small tables and SQLite: counted
+    from the timestamps. Big MySQL tables: estimated from the id range, two index reads instead
+    of a long COUNT; this assumes ids grow with time (a restore or back-dated rows break it), so
+    it and every figure derived from it is marked as an estimate (~)."""
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         if exact:
@@ -298,6 +333,9 @@ def _projection(by_table, lines_per_job, now):
                 "table": table,
                 "last_30_days": recent,
                 "last_30_days_exact": exact,
+                # Every figure below is derived from the 30 days and the table's row count:
+                # an estimate when either is one (shown with ~).
+                "exact": exact and current["rows_exact"],
                 "per_day": round(daily, 1),
                 "per_year": round(daily * 365),
                 "rows_in_a_year": without,
@@ -311,20 +349,20 @@ def _projection(by_table, lines_per_job, now):
 
 
 def _retention():
-    """Retention in force per table and when its purge last ran: per table, the newest PURGE
-    row by id (audit rows are appended in time order), which walks the action index backwards
-    from its end instead of grouping every PURGE row ever written. The tables, settings and
-    commands are the retention registry's."""
-    purges = AuditLog.objects.filter(action=AuditLog.Action.PURGE).order_by("-id")
+    """Retention in force per table and when its purge last ran: the latest PURGE row by time
+    (not by id: a row's id says when it was inserted, not when the purge ran, e.g. after a
+    restore). Found through the action index (PURGE rows are a few a day), one query per
+    table. The tables, settings and commands are the retention registry's."""
+    purges = AuditLog.objects.filter(action=AuditLog.Action.PURGE)
     return [
         {
             "table": r.table,
             "setting": r.setting,
             "days": r.days,
             "command": r.command,
-            "last_run": purges.filter(resource_type=r.table)
-            .values_list("timestamp", flat=True)
-            .first(),
+            "last_run": purges.filter(resource_type=r.table).aggregate(last=Max("timestamp"))[
+                "last"
+            ],
         }
         for r in RETENTION
     ]
@@ -361,13 +399,20 @@ def live_indexes():
     return {table: [tuple(cols) for cols in named.values()] for table, named in indexes.items()}
 
 
-def missing_indexes(*, recommended=RECOMMENDED_INDEXES):
-    """Recommended indexes the live schema lacks: no index there starts with their columns."""
+def missing_indexes(*, recommended=None):
+    """Indexes the models declare that the live schema lacks: no live index has exactly their
+    columns (a foreign key is served by any index that starts with its column)."""
+    recommended = declared_indexes() if recommended is None else recommended
     present = live_indexes()
     missing = []
-    for table, columns, name, why in recommended:
-        columns = tuple(columns)
-        if not any(cols[: len(columns)] == columns for cols in present.get(table, [])):
+    for table, columns, name, why, *rest in recommended:
+        columns, prefix_ok = tuple(columns), bool(rest and rest[0])
+        live = present.get(table, [])
+        if prefix_ok:
+            found = any(cols[: len(columns)] == columns for cols in live)
+        else:
+            found = columns in live
+        if not found:
             missing.append({"table": table, "columns": list(columns), "name": name, "why": why})
     return missing
 
@@ -384,8 +429,8 @@ def _count(value, exact=True):
     return f"{'' if exact else '~'}{value:,}"
 
 
-def _opt(value, suffix=""):
-    return "n/a" if value is None else f"{value:,}{suffix}"
+def _opt(value, suffix="", *, mark=""):
+    return "n/a" if value is None else f"{mark}{value:,}{suffix}"
 
 
 def render_markdown(report):
@@ -440,11 +485,13 @@ def render_markdown(report):
     ]
     for p in report["projection"]["per_year"]:
         days = f"{p['retention_days']} d" if p["retention_days"] else "forever"
+        mark = "" if p["exact"] else "~"
         out.append(
             f"| {p['table']} | {_count(p['last_30_days'], p['last_30_days_exact'])}"
-            f" | {p['per_year']:,} | {p['rows_in_a_year']:,} | {_opt(p['mb_in_a_year'])}"
-            f" | {days} | {p['rows_in_a_year_with_retention']:,}"
-            f" | {_opt(p['mb_in_a_year_with_retention'])} |"
+            f" | {mark}{p['per_year']:,} | {mark}{p['rows_in_a_year']:,}"
+            f" | {_opt(p['mb_in_a_year'], mark=mark)} | {days}"
+            f" | {mark}{p['rows_in_a_year_with_retention']:,}"
+            f" | {_opt(p['mb_in_a_year_with_retention'], mark=mark)} |"
         )
     out += ["", "## Retention", "", "| table | setting | days | command | last run |"]
     out.append("|---|---|---:|---|---|")
@@ -457,7 +504,7 @@ def render_markdown(report):
         for m in report["missing_indexes"]:
             out.append(f"- {m['table']} ({', '.join(m['columns'])}): {m['name']}, {m['why']}")
     else:
-        out.append(f"None: all {len(RECOMMENDED_INDEXES)} recommended indexes are present.")
+        out.append(f"None: all {len(declared_indexes())} declared indexes are present.")
     if report["notes"]:
         out += ["", "## Notes", ""] + [f"- {note}" for note in report["notes"]]
     return "\n".join(out) + "\n"

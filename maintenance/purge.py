@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from auditing.models import AuditLog
 from auditing.services import audit_record
+from core.signals import rows_purging
 from maintenance.retention import DEFAULT_BATCH_SIZE
 
 
@@ -91,6 +92,7 @@ def purge_in_batches(
         batch_started = time.monotonic()
         with transaction.atomic(using=model.objects.db):
             batch = deletable.filter(pk__gte=lo, pk__lte=hi)
+            rows_purging.send(sender=model, rows=batch)  # rollups subtract what goes
             # _raw_delete: one DELETE statement. QuerySet.delete() would first load the rows
             # (to send signals and cascade) whenever any delete receiver is connected.
             deleted = batch._raw_delete(batch.db)

@@ -16,7 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from auditing.context import client_ip
 from core.access import super_admin_required
-from maintenance.dbreport import RECENT_DAYS, RECOMMENDED_INDEXES, build_report
+from maintenance.dbreport import RECENT_DAYS, build_report, declared_indexes
 from maintenance.health import health
 from maintenance.metrics import REGISTRY
 
@@ -26,7 +26,7 @@ def database_report(request):
     context = {
         "report": build_report(),
         "recent_days": RECENT_DAYS,
-        "recommended_count": len(RECOMMENDED_INDEXES),
+        "recommended_count": len(declared_indexes()),
     }
     return render(request, "maintenance/database.html", context)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from auditing.mixins import AuditedMixin
 from auditing.models import AuditLog
+from auditing.services import audit_record, jsonable
 from automation.models.playbooks import Playbook
 from automation.signals import job_finished
 
@@ -104,8 +105,8 @@ class Job(AuditedMixin, models.Model):
         return AuditLog.Action.RELAUNCH if self.relaunched_from_id else AuditLog.Action.RUN
 
     def audit_update_action(self, changes):
-        status = changes.get("status", {}).get("new")
-        cancel_flag = changes.get("cancel_requested", {}).get("new")
+        status = changes.get("status", [None, None])[1]
+        cancel_flag = changes.get("cancel_requested", [None, None])[1]
         if status == self.Status.CANCELLED or cancel_flag is True:
             return AuditLog.Action.CANCEL
         return AuditLog.Action.UPDATE
@@ -136,22 +137,31 @@ class Job(AuditedMixin, models.Model):
             return None
         return (self.completed_at or timezone.now()) - self.started_at
 
-    def transition(self, to, **fields):
-        """Move to status ``to`` and save ``fields`` with it, atomically.
+    def transition(self, to, *, audit_user=None, **fields):
+        """Move to status ``to`` and save ``fields`` with it, atomically, with its audit row.
 
         Raises InvalidTransition when the job's known status can never lead to ``to``. Returns
         False when another process changed the row first (the conditional UPDATE matched no
         row); the instance is then refreshed from the database.
+
+        The audit row (``changes: {field: [old, new]}``; CANCEL for a cancel before the start,
+        else UPDATE) is written in the same transaction, so every path (the worker's claim,
+        its early failures and results, the reaper, a cancel) is recorded exactly when its
+        change commits. ``audit_user`` is who acted (default: the audit context's user).
         """
         sources = [s for s, targets in self.ALLOWED.items() if to in targets]
         if self.status not in sources:
             raise InvalidTransition(f"job {self.job_id}: {self.status} -> {to} is not allowed")
         with transaction.atomic():
+            # The values this change overwrites, for the audit row (the instance may be stale
+            # or loaded with .only()).
+            before = Job.objects.filter(pk=self.pk).values("status", *fields).first() or {}
             updated = Job.objects.filter(pk=self.pk, status__in=sources).update(status=to, **fields)
             if updated:
                 old_status, self.status = self.status, to
                 for name, value in fields.items():
                     setattr(self, name, value)
+                self._audit_transition(before, {"status": to, **fields}, audit_user)
                 if to in self.FINISHED:
                     # This is the only place jobs reach a final status. Sent inside the
                     # transaction, so receivers (the analytics rollups) count the run if and only
@@ -162,30 +172,45 @@ class Job(AuditedMixin, models.Model):
             return False
         return True
 
+    def _audit_transition(self, before, after, user):
+        changes = {
+            name: [jsonable(before.get(name)), jsonable(value)]
+            for name, value in after.items()
+            if before.get(name) != value
+        }
+        cancel = after["status"] == self.Status.CANCELLED and before.get("status") == (
+            self.Status.PENDING
+        )
+        action = AuditLog.Action.CANCEL if cancel else AuditLog.Action.UPDATE
+        audit_record(action, self, {"changes": changes}, user=user)
+
     def start(self, *, worker=""):
         """Claim a pending job for a worker; False when it was already claimed or cancelled."""
         if self.status != self.Status.PENDING:
             return False
         return self.transition(self.Status.RUNNING, started_at=timezone.now(), worker=worker)
 
-    def finish(self, status, *, rc=None, stats=None, error_message=""):
+    def finish(self, status, *, rc=None, stats=None, error_message="", audit_user=None):
         """Record the end of a run (success, failed or cancelled)."""
         if status not in self.FINISHED:
             raise InvalidTransition(f"{status} is not a final status")
         return self.transition(
             status,
+            audit_user=audit_user,
             rc=rc,
             stats=stats if stats is not None else self.stats,
             error_message=error_message,
             completed_at=timezone.now(),
         )
 
-    def request_cancel(self, *, reason=""):
+    def request_cancel(self, *, reason="", user=None):
         """Cancel: a pending job never starts; a running job is flagged for its worker.
-        ``reason`` says why when it is not a person's choice. Returns False when the job had
-        already finished."""
+        ``reason`` says why when it is not a person's choice, ``user`` who asked (default: the
+        audit context's). Returns False when the job had already finished. Both cases write a
+        CANCEL row in the transaction of their change."""
         if self.status == self.Status.PENDING and self.transition(
             self.Status.CANCELLED,
+            audit_user=user,
             completed_at=timezone.now(),
             error_message=f"Cancelled before it started: {reason}."
             if reason
@@ -193,7 +218,17 @@ class Job(AuditedMixin, models.Model):
         ):
             return True
         if self.status == self.Status.RUNNING:
-            Job.objects.filter(pk=self.pk).update(cancel_requested=True, cancel_reason=reason)
+            with transaction.atomic():
+                if not Job.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+                    cancel_requested=True, cancel_reason=reason
+                ):
+                    self.refresh_from_db()
+                    return False
+                changes = {"cancel_requested": [False, True]}
+                if reason:
+                    changes["cancel_reason"] = ["", reason]
+                details = {"changes": changes, "status": self.Status.RUNNING}
+                audit_record(AuditLog.Action.CANCEL, self, details, user=user)
             self.cancel_requested, self.cancel_reason = True, reason
             return True
         return False

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from auditing.mixins import AuditedMixin
+from auditing.models import stamp_actor
 from automation import storage
 
 
@@ -89,13 +90,16 @@ class PlaybookVersion(models.Model):
     id = models.BigAutoField(primary_key=True)
     playbook_id = models.PositiveBigIntegerField()
     playbook_name = models.CharField(max_length=255)
+    # PROTECT and a snapshot of the name and role, as on audit_logs (auditing/models.py).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="playbook_changes",
     )
+    username = models.CharField(max_length=150, blank=True, default="", db_default="")
+    user_role = models.CharField(max_length=20, blank=True, default="", db_default="")
     action = models.CharField(max_length=20, choices=Action.choices)
     old_content = models.TextField(blank=True)
     new_content = models.TextField(blank=True)
@@ -117,6 +121,15 @@ class PlaybookVersion(models.Model):
     def __str__(self):
         return f"{self.playbook_name} {self.action} {self.created_at:%Y-%m-%d %H:%M}"
 
+    def save(self, *args, **kwargs):
+        stamp_actor(self)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         """The diff page showing this version against the one before it."""
         return reverse("playbook_diff", kwargs={"pk": self.playbook_id}) + f"?to={self.pk}"
+
+    @property
+    def actor(self):
+        """The name shown for who made the change: as written, else "system"."""
+        return self.username or "system"

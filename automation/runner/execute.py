@@ -23,8 +23,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from auditing.models import AuditLog
-from auditing.services import audit_record
 from automation import storage
 from automation.models import Job, JobLog
 from automation.runner import sandbox
@@ -92,10 +90,9 @@ def execute(job):
             writer.write(f"ERROR! Cannot prepare the run: {reason}")
             _record_end(job, writer, Job.Status.FAILED, error_message=f"Cannot run: {reason}")
             return job
+        job.playbook_sha256 = storage.sha256_text(content)  # the instance too: finish() reads it
         writer.outage.retry(
-            lambda: Job.objects.filter(pk=job.pk).update(
-                playbook_sha256=storage.sha256_text(content)
-            ),
+            lambda: Job.objects.filter(pk=job.pk).update(playbook_sha256=job.playbook_sha256),
             seconds=settings.JOB_DB_RETRY_SECONDS,
         )
         runner = init_runner(
@@ -207,13 +204,9 @@ def _record_end(job, writer, status, *, rc=None, stats=None, error_message=""):
         elif message is None:
             message = _last_error_line(job) or f"ansible-playbook exited with code {rc}"
         with transaction.atomic():
-            if job.finish(status, rc=rc, stats=stats, error_message=message):
-                # The worker's audit_context names the user who launched the job.
-                audit_record(
-                    AuditLog.Action.UPDATE,
-                    job,
-                    {"status": ["running", status], "rc": rc, "error_message": message},
-                )
+            # finish() writes the audit row in its transaction (the worker's audit_context
+            # names the user who launched the job).
+            job.finish(status, rc=rc, stats=stats, error_message=message)
 
     limit = (job.started_at or timezone.now()) + timedelta(seconds=settings.JOB_TIMEOUT)
     seconds = (limit + END_WAIT_AFTER_TIMEOUT - timezone.now()).total_seconds()

@@ -30,7 +30,7 @@ def playbook_list(*, q: str = "", state: str = "active") -> QuerySet[Playbook]:
     jobs = Job.objects.filter(playbook=OuterRef("pk"))
     return playbooks.annotate(
         last_change_at=Subquery(history.values("created_at")[:1]),
-        last_change_by=Subquery(history.values("user__username")[:1]),
+        last_change_by=Subquery(history.values("username")[:1]),
         last_run_status=Subquery(jobs.order_by("-created_at").values("status")[:1]),
         run_count=Subquery(
             jobs.order_by().values("playbook").annotate(n=Count("id")).values("n")[:1]

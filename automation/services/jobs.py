@@ -226,16 +226,8 @@ def _enqueue(job: Job) -> None:
     except Exception as exc:
         reason = _broker_problem(exc)
         message = f"could not be queued: {reason}"
-        try:
-            failed = job.finish(Job.Status.FAILED, error_message=message)
-        except DatabaseError:
-            failed = False
-        if failed:
-            audit_record(
-                AuditLog.Action.UPDATE,
-                job,
-                {"status": ["pending", "failed"], "error_message": message},
-            )
+        with contextlib.suppress(DatabaseError):  # it stays pending for the stale sweep
+            job.finish(Job.Status.FAILED, error_message=message)  # audited by the transition
         raise NotQueued(
             f"The job could not be queued, so it will not run: {reason}. It is recorded as "
             f"failed (job {job.job_id}); launch it again once the task queue is back."
@@ -263,11 +255,7 @@ def job_cancel(*, job: Job, user: User) -> bool:
     Audited here: the cancel is a conditional QuerySet.update, which sends no signal."""
     if not (user.is_admin or job.user_id == user.pk):
         raise PermissionDenied
-    was = job.status
-    if not job.request_cancel():
-        return False
-    audit_record(AuditLog.Action.CANCEL, job, {"status": was}, user=user)
-    return True
+    return job.request_cancel(user=user)  # writes the CANCEL row with its change
 
 
 def job_relaunch(*, job: Job, user: User) -> Job:
@@ -337,13 +325,10 @@ def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     reaped = []
     for job in running:
         reason = _lost_reason(job, alive, host, deadline)
-        if reason and job.finish(Job.Status.FAILED, error_message=f"worker lost: {reason}"):
-            audit_record(
-                AuditLog.Action.UPDATE,
-                job,
-                {"status": ["running", "failed"], "error_message": job.error_message},
-                user=NO_USER,
-            )
+        # The transition writes the UPDATE row (the system's: no user).
+        if reason and job.finish(
+            Job.Status.FAILED, error_message=f"worker lost: {reason}", audit_user=NO_USER
+        ):
             for directory in job_directories(job):
                 shutil.rmtree(directory, ignore_errors=True)
             reaped.append(job)
@@ -416,13 +401,8 @@ def jobs_requeue_stale_pending(*, now: datetime | None = None) -> list[tuple[Job
                 "never started: its task was lost by the task queue, and again after it was "
                 f"re-queued at {requeued_at:%Y-%m-%d %H:%M:%S %Z}. Launch it again."
             )
-            if job.finish(Job.Status.FAILED, error_message=message):
-                audit_record(
-                    AuditLog.Action.UPDATE,
-                    job,
-                    {"status": ["pending", "failed"], "error_message": message},
-                    user=NO_USER,
-                )
+            # The transition writes the audit row, with no user: the system decided.
+            if job.finish(Job.Status.FAILED, error_message=message, audit_user=NO_USER):
                 done.append((job, f"failed: {message}"))
     return done
 
@@ -437,7 +417,10 @@ def _requeue(job: Job) -> str:
     audit_record(
         AuditLog.Action.UPDATE,
         job,
-        {"task_id": [job.task_id, task_id], REQUEUED: "its task was no longer in the queue"},
+        {
+            "changes": {"task_id": [job.task_id, task_id]},
+            REQUEUED: "its task was no longer in the queue",
+        },
         user=NO_USER,
     )
     job.task_id = task_id

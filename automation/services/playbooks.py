@@ -182,6 +182,7 @@ def playbook_update(
                 raise EditConflict(locked, current)
             old_path = locked.file_path
             locked.file_path = new_path
+            locked.audit_next_action = "RESTORE" if action == Action.RESTORED else None
             if name is not None:
                 locked.name = name
             if description is not None:

@@ -85,3 +85,48 @@ def test_console_lines_cannot_be_deleted_added_or_changed_in_the_admin(as_super_
     as_super_admin.post(base, bulk)
     line.refresh_from_db()  # still there
     assert "delete_selected" not in as_super_admin.get(base).content.decode()
+
+
+# --- the trail keeps its actors ------------------------------------------------------------
+
+
+def test_a_user_who_has_acted_cannot_be_deleted_in_the_admin_only_deactivated(as_super_admin):
+    from django.db.models import ProtectedError
+
+    from auditing.models import AuditLog
+    from tests.factories import PlaybookVersionFactory
+
+    actor = UserFactory(username="olga", role=User.Role.ADMIN)
+    AuditLog.objects.create(user=actor, action=AuditLog.Action.UPDATE, resource_type="server")
+    historian = UserFactory(username="hugo", role=User.Role.ADMIN)
+    PlaybookVersionFactory(user=historian)
+    for person in (actor, historian):
+        url = f"/admin/accounts/user/{person.pk}/delete/"
+        page = as_super_admin.get(url).content.decode()
+        assert "has acted" in page and "deactivate the account instead" in page
+        as_super_admin.post(url, {"post": "yes"})
+        assert User.objects.filter(pk=person.pk).exists()
+    bulk = {"action": "delete_selected", "_selected_action": [str(actor.pk)], "post": "yes"}
+    as_super_admin.post("/admin/accounts/user/", bulk)
+    assert User.objects.filter(pk=actor.pk).exists()
+    with pytest.raises(ProtectedError):  # the shell and any other code path alike
+        actor.delete()
+
+
+def test_audit_rows_keep_the_username_and_role_they_were_written_with(as_super_admin):
+    from auditing.models import AuditLog
+    from auditing.services import audit_record
+    from automation.models import PlaybookVersion
+    from tests.factories import PlaybookVersionFactory
+
+    person = UserFactory(username="renata", role=User.Role.ADMIN)
+    row = audit_record(AuditLog.Action.UPDATE, resource_type="server", user=person)
+    version = PlaybookVersionFactory(user=person)
+    User.objects.filter(pk=person.pk).update(username="renamed", role=User.Role.USER)
+    row, version = AuditLog.objects.get(pk=row.pk), PlaybookVersion.objects.get(pk=version.pk)
+    assert (row.username, row.user_role) == ("renata", "admin")
+    assert (version.username, version.user_role) == ("renata", "admin")
+    page = as_super_admin.get("/audit/?resource_type=server").content.decode()
+    assert '<td>renata <span class="muted">admin</span></td>' in page
+    export = b"".join(as_super_admin.get("/audit/export.csv?resource_type=server")).decode()
+    assert "renata" in export

@@ -222,7 +222,7 @@ def test_deactivating_a_user_ends_their_sessions(as_admin, user):
     keys = [s.get_decoded().get("_auth_user_id") for s in Session.objects.all()]
     assert str(user.pk) not in keys
     row = AuditLog.objects.get(action="UPDATE", resource_type="user", resource_id=str(user.pk))
-    assert row.details["changes"] == {"is_active": {"old": True, "new": False}}
+    assert row.details["changes"] == {"is_active": [True, False]}
 
 
 def test_set_password_uses_djangos_validators_and_is_audited(as_admin, admin, user):

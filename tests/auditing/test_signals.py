@@ -44,8 +44,8 @@ def test_server_create_update_delete_are_each_one_row_with_the_acting_user(admin
     assert created.details["fields"]["hostname"] == "db1.example.net"
     updated = only_row(action=A.UPDATE, resource_type="server")
     assert updated.details["changes"] == {
-        "hostname": {"old": "db1.example.net", "new": "db2.example.net"},
-        "ssh_port": {"old": 22, "new": 2222},
+        "hostname": ["db1.example.net", "db2.example.net"],
+        "ssh_port": [22, 2222],
     }
     deleted = only_row(action=A.DELETE, resource_type="server")
     assert deleted.resource_id == str(server_pk) and deleted.user == admin
@@ -76,7 +76,7 @@ def test_update_fields_compares_only_the_fields_saved():
     server.os_version = "6.2"
     server.save(update_fields=["os_version"])
     row = only_row(action=A.UPDATE, resource_type="server")
-    assert row.details["changes"] == {"os_version": {"old": "6.1", "new": "6.2"}}
+    assert row.details["changes"] == {"os_version": ["6.1", "6.2"]}
 
 
 def test_playbook_create_and_update_are_audited():
@@ -85,7 +85,7 @@ def test_playbook_create_and_update_are_audited():
     playbook.save()
     assert only_row(action=A.CREATE, resource_type="playbook").resource_id == str(playbook.pk)
     change = only_row(action=A.UPDATE, resource_type="playbook").details["changes"]
-    assert change == {"description": {"old": "A sample playbook", "new": "New text"}}
+    assert change == {"description": ["A sample playbook", "New text"]}
 
 
 def test_user_role_change_is_audited_and_last_login_is_not(super_admin):
@@ -98,7 +98,7 @@ def test_user_role_change_is_audited_and_last_login_is_not(super_admin):
         person.save()
     row = only_row(action=A.UPDATE, resource_type="user")
     assert row.user == super_admin
-    assert row.details["changes"] == {"role": {"old": "user", "new": "admin"}}
+    assert row.details["changes"] == {"role": ["user", "admin"]}
 
 
 def test_job_creation_is_run_and_relaunch_is_relaunch(user):
@@ -136,19 +136,40 @@ def test_other_job_saves_are_update_and_plumbing_fields_are_not():
     job.error_message = "boom"
     job.save()
     assert only_row(action=A.UPDATE, resource_type="job").details["changes"] == {
-        "error_message": {"old": "", "new": "boom"}
+        "error_message": ["", "boom"]
     }
 
 
-def test_explicit_audit_record_for_transitions_without_signals(admin):
+def test_explicit_audit_record_for_writes_without_signals(admin):
     job = JobFactory(status=Job.Status.PENDING)
-    assert job.request_cancel()  # a QuerySet.update: no signal
-    assert not rows(action=A.CANCEL)
     with audit_context(user=admin, source="web", ip_address="198.51.100.4"):
-        audit_record(A.CANCEL, job, details={"status": "cancelled"})
-    row = only_row(action=A.CANCEL)
+        audit_record(A.UPDATE, job, details={"changes": {"note": ["", "x"]}})
+    row = only_row(action=A.UPDATE, resource_type="job")
     assert row.user == admin and row.ip_address == "198.51.100.4"
     assert row.resource_type == "job" and row.resource_id == str(job.job_id)
+
+
+def test_transitions_write_their_row_in_their_transaction_in_the_one_shape(admin):
+    pending = JobFactory(status=Job.Status.PENDING)
+    with audit_context(user=admin, source="web"):
+        assert pending.request_cancel()  # a QuerySet.update: the transition records it
+    row = only_row(action=A.CANCEL)
+    assert row.user == admin and row.resource_id == str(pending.job_id)
+    assert row.details["changes"]["status"] == ["pending", "cancelled"]
+    running = JobFactory(status=Job.Status.PENDING)
+    assert running.start(worker="w:1")
+    claim = only_row(action=A.UPDATE, resource_id=str(running.job_id))
+    assert claim.details["changes"]["status"] == ["pending", "running"]
+    assert claim.details["changes"]["worker"] == ["", "w:1"]
+    with audit_context(user=admin, source="web"):
+        assert running.request_cancel()
+    flag = only_row(action=A.CANCEL, resource_id=str(running.job_id))
+    assert flag.details["changes"] == {"cancel_requested": [False, True]}
+    assert flag.details["status"] == "running"
+    assert running.finish(Job.Status.CANCELLED, error_message="Cancelled while running.")
+    end = rows(action=A.UPDATE, resource_id=str(running.job_id))[-1]
+    assert end.details["changes"]["status"] == ["running", "cancelled"]
+    assert end.details["changes"]["error_message"] == ["", "Cancelled while running."]
 
 
 SECRET_VALUES = ["hunter2-value", "tok-3141", "AKIA-LEAK", "s3cr3t-deep", "ssh-contents"]
@@ -243,7 +264,7 @@ def test_changes_through_a_page_carry_the_request_id_sent_back(as_super_admin, u
     assert response.status_code == 302
     row = only_row(action=A.UPDATE, resource_type="user")
     assert row.request_id == response["X-Request-ID"] and row.ip_address == "192.0.2.55"
-    assert row.details["changes"]["email"]["new"] == "new@example.com"
+    assert row.details["changes"]["email"][1] == "new@example.com"
 
 
 def test_worker_code_is_recorded_with_the_user_who_started_it(user):
@@ -285,10 +306,10 @@ def test_the_ssh_key_path_is_recorded_as_a_path_not_masked():
     server.save()
     created = only_row(action=A.CREATE, resource_type="server")
     assert created.details["fields"]["ssh_key_path"] == "fleet/id_ed25519"
-    assert only_row(action=A.UPDATE).details["changes"]["ssh_key_path"] == {
-        "old": "fleet/id_ed25519",
-        "new": "fleet/id_rsa",
-    }
+    assert only_row(action=A.UPDATE).details["changes"]["ssh_key_path"] == [
+        "fleet/id_ed25519",
+        "fleet/id_rsa",
+    ]
 
 
 def test_create_rows_leave_out_empty_fields():
@@ -325,3 +346,20 @@ def test_client_ip_is_what_the_trusted_proxies_appended(settings, rf, header, co
     settings.TRUSTED_PROXY_COUNT = count
     request = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=header)
     assert client_ip(request) == expected
+
+
+def test_a_restore_is_recorded_as_restore():
+    from automation.models import PlaybookVersion
+    from automation.services.playbooks import playbook_create, playbook_restore, playbook_update
+
+    playbook = playbook_create(name="Restored", description="", content="- hosts: all\n", user=None)
+    first = PlaybookVersion.objects.get(playbook_id=playbook.pk)
+    playbook_update(playbook=playbook, user=None, content="- hosts: web\n", base_sha256=None)
+    playbook_restore(playbook=playbook, version=first, user=None)
+    actions = [r.action for r in rows(resource_type="playbook", resource_id=str(playbook.pk))]
+    assert actions == [A.CREATE, A.UPDATE, A.RESTORE]
+    restore = rows(action=A.RESTORE)[0]
+    assert (
+        list(restore.details["changes"]["file_path"])
+        and len(restore.details["changes"]["file_path"]) == 2
+    )

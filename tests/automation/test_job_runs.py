@@ -200,6 +200,18 @@ def test_a_missing_key_file_fails_the_job_cleanly(launch, make_playbook, admin):
         playbook=make_playbook(tasks_yaml("ansible.builtin.ping:")), server=server, user=admin
     )
     assert job.status == Job.Status.FAILED and "Cannot run" in job.error_message
+    # The claim and the early failure are both in the trail, relaunch or not.
+    relaunched = launch(
+        playbook=job.playbook, server=server, user=admin, relaunched_from=job, extra_vars={}
+    )
+    from auditing.models import AuditLog
+
+    for run in (job, relaunched):
+        claim, end = AuditLog.objects.filter(action="UPDATE", resource_id=str(run.job_id))
+        assert claim.details["changes"]["status"] == ["pending", "running"]
+        assert end.details["changes"]["status"] == ["running", "failed"]
+        assert "Cannot run" in end.details["changes"]["error_message"][1]
+        assert end.user == admin and end.details["source"] == "worker"
 
 
 # --- a real worker process -------------------------------------------------------------
@@ -324,6 +336,11 @@ def test_the_worker_records_the_end_of_a_run_for_the_launching_user(
         user=super_admin,
     )
     run = AuditLog.objects.get(action="RUN", resource_id=str(job.job_id))
-    end = AuditLog.objects.get(action="UPDATE", resource_id=str(job.job_id))
-    assert run.user == super_admin and end.user == super_admin
-    assert end.details["status"] == ["running", "success"] and end.details["source"] == "worker"
+    claim, end = AuditLog.objects.filter(action="UPDATE", resource_id=str(job.job_id)).order_by(
+        "id"
+    )
+    assert run.user == super_admin and claim.user == super_admin and end.user == super_admin
+    assert claim.details["changes"]["status"] == ["pending", "running"]
+    assert end.details["changes"]["status"] == ["running", "success"]
+    assert end.details["changes"]["rc"] == [None, 0]
+    assert claim.details["source"] == end.details["source"] == "worker"

@@ -75,8 +75,9 @@ def test_moving_playbook_versions_runs_no_ddl_keeps_rows_and_moves_content_type(
     assert [q["sql"] for q in queries if DDL.match(q["sql"])] == []
     assert _schema() == schema
     assert _rows() == rows
-    version = PlaybookVersion.objects.get(pk=41)
-    assert (version.playbook_id, version.new_content) == (7, "a: 2")
+    # Only these columns: later migrations add others the table does not have yet.
+    version = PlaybookVersion.objects.values_list("playbook_id", "new_content").get(pk=41)
+    assert version == (7, "a: 2")
     moved = ContentType.objects.get(pk=old_type.pk)
     assert (moved.app_label, moved.model) == ("automation", "playbookversion")
     assert moved.model_class() is PlaybookVersion

@@ -136,14 +136,44 @@ def test_an_index_absent_from_the_live_schema_is_reported():
     ]
 
 
-def test_recommended_indexes_cover_every_named_index_in_the_models():
-    listed = {name for _, _, name, _ in dbreport.RECOMMENDED_INDEXES}
+def test_every_named_index_in_the_models_is_checked_and_says_why():
+    declared = dbreport.declared_indexes()
+    listed = {name for _, _, name, _, _ in declared}
     named = set()
     for label in dbreport.PROJECT_APPS:
         for model in apps.get_app_config(label).get_models():
             named |= {index.name for index in model._meta.indexes}
             named |= {c.name for c in model._meta.constraints}
     assert named <= listed, named - listed
+    assert named <= set(dbreport.INDEX_REASONS), named - set(dbreport.INDEX_REASONS)
+    columns = {(table, cols) for table, cols, *_ in declared}
+    assert ("jobs", ("playbook_sha256",)) in columns
+    assert ("job_activity_stats", ("bucket",)) in columns
+
+
+def test_an_index_counts_only_with_its_whole_column_list():
+    # (status, created_at) exists; an index on status alone, or on more columns, does not.
+    wanted = [
+        ("jobs", ("status",), "idx_status", "a prefix of a live index"),
+        ("jobs", ("status", "created_at", "id"), "idx_longer", "longer than the live index"),
+        ("jobs", ("status", "created_at"), "idx_jobs_status_created", "the live index"),
+    ]
+    missing = [m["name"] for m in dbreport.missing_indexes(recommended=wanted)]
+    assert missing == ["idx_status", "idx_longer"]
+
+
+def test_the_last_purge_is_the_latest_by_time_not_by_id():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    newest = timezone.now() - timedelta(hours=1)
+    AuditLogFactory(action="PURGE", resource_type="job_logs", user=None, timestamp=newest)
+    AuditLogFactory(  # written later (a higher id), e.g. restored, but an older run
+        action="PURGE", resource_type="job_logs", user=None, timestamp=newest - timedelta(days=9)
+    )
+    retention = {r["table"]: r for r in dbreport.build_report()["retention"]}
+    assert retention["job_logs"]["last_run"] == newest
 
 
 def test_markdown_report_has_every_section(data):
@@ -184,7 +214,22 @@ def test_big_tables_use_marked_estimates_on_mysql(data, monkeypatch):
     report = dbreport.build_report()
 
     assert not any(row["rows_exact"] for row in report["tables"])
-    assert "| job_logs | ~" in dbreport.render_markdown(report)
+    markdown = dbreport.render_markdown(report)
+    assert "| job_logs | ~" in markdown
+    # Every figure derived from an estimate is marked too.
+    assert all(not p["exact"] for p in report["projection"]["per_year"])
+    line = next(x for x in markdown.splitlines() if x.startswith("| job_logs | ~") and "d |" in x)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert all(c.startswith("~") for c in cells[2:4] + cells[6:7]), line
+
+
+def test_exact_period_figures_are_not_marked(data):
+    report = dbreport.build_report()
+    if connection.vendor == "mysql":
+        assert all(p["exact"] for p in report["projection"]["per_year"])
+    markdown = dbreport.render_markdown(report)
+    line = next(x for x in markdown.splitlines() if x.startswith("| job_logs |") and "d |" in x)
+    assert "~" not in line
 
 
 def test_super_admin_sees_the_database_page(as_super_admin, data, django_assert_max_num_queries):
