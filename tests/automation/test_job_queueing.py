@@ -48,7 +48,7 @@ def test_a_launch_with_the_broker_down_shows_the_reason_and_leaves_no_pending_jo
     assert job.error_message.startswith("could not be queued: the task broker did not answer")
     assert not Job.objects.filter(status=Job.Status.PENDING).exists()
     audit = AuditLog.objects.get(resource_id=str(job.job_id), action="UPDATE")
-    assert audit.user == user and audit.details["status"] == ["pending", "failed"]
+    assert audit.user == user and audit.details["changes"]["status"] == ["pending", "failed"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,7 +81,7 @@ def test_a_pending_job_whose_task_was_lost_is_requeued_once_then_failed(settings
     assert lost.status == Job.Status.PENDING and lost.task_id != "a-task-the-broker-lost"
     assert queued_job_ids() == {lost.pk}  # the broker holds its new task
     requeue = AuditLog.objects.get(resource_id=str(lost.job_id), details__has_key="requeued")
-    assert requeue.details["task_id"] == ["a-task-the-broker-lost", lost.task_id]
+    assert requeue.details["changes"]["task_id"] == ["a-task-the-broker-lost", lost.task_id]
 
     call_command("reap_jobs")  # its new task waits in the broker: nothing to do
     assert "Looked after 0 stale pending jobs" in capsys.readouterr().out
@@ -96,7 +96,7 @@ def test_a_pending_job_whose_task_was_lost_is_requeued_once_then_failed(settings
     assert lost.error_message.startswith("never started: its task was lost by the task queue")
     assert not OrmQ.objects.exists()  # failed, not re-queued a second time
     assert AuditLog.objects.filter(
-        resource_id=str(lost.job_id), details__status=["pending", "failed"]
+        resource_id=str(lost.job_id), details__changes__status=["pending", "failed"]
     ).exists()
 
 
