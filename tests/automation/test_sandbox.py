@@ -133,14 +133,15 @@ def test_extra_var_lookups_print_literally_and_run_nothing(worker, target, membe
         user=member,
         extra_vars={
             "kernel": {"stdout": payload},
-            "env": ["{{ lookup('env', 'SECRET_KEY') }}", {"deep": [["{{ 7 * 6 }}"]]}],
+            "env": ["{{ lookup('env', 'SECRET_KEY') }}", {"deep": [["{{ 7919 * 7907 }}"]]}],
         },
     )
     assert job.status == Job.Status.SUCCESS, job.error_message
     text = console(job)
     assert payload in text.replace('\\"', '"')
-    assert "lookup('env', 'SECRET_KEY')" in text and "{{ 7 * 6 }}" in text
-    assert "uid=" not in text and CANARY_SECRET not in text and "42" not in text
+    assert "lookup('env', 'SECRET_KEY')" in text and "{{ 7919 * 7907 }}" in text
+    # 62615533 = 7919 * 7907: a number no path or id here contains by chance, never computed.
+    assert "uid=" not in text and CANARY_SECRET not in text and "62615533" not in text
     assert not marker.exists()
 
 
