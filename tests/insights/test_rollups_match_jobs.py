@@ -113,6 +113,11 @@ def assert_figures_match_sql(p):
 def test_every_analytics_figure_matches_sql_on_jobs_run_by_a_real_worker(
     qcluster, localhost, make_playbook, super_admin
 ):
+    if connection.vendor != "mysql":
+        # The reference side compares datetimes in raw SQL; SQLite compares them as text, so
+        # the crafted rows on period edges land differently there. Production (and CI) is
+        # MariaDB/MySQL.
+        pytest.skip("the raw-SQL reference needs MariaDB/MySQL datetime comparison")
     good = tasks_yaml("ansible.builtin.ping:")
     bad = tasks_yaml('ansible.builtin.fail:\n        msg: "release 42 broke on web7.example.net"')
     playbook = make_playbook(good, name="Release")
