@@ -21,6 +21,7 @@ class AuditLog(models.Model):
         CANCEL = "CANCEL", "Cancel"
         RELAUNCH = "RELAUNCH", "Relaunch"
         RESTORE = "RESTORE", "Restore"
+        SYNC = "SYNC", "Sync"
         PURGE = "PURGE", "Purge"
         PASSWORD_CHANGE = "PASSWORD_CHANGE", "Password change"
 

@@ -1,9 +1,22 @@
 """Automation's models, one module per sub-domain: ``playbooks`` (Playbook, PlaybookVersion),
-``jobs`` (Job, JobLog) and ``workers`` (WorkerHeartbeat). Imported from here
-(``automation.models``), as Django and every caller expect."""
+``projects`` (Project, ProjectSnapshot, ProjectSync, ProjectSyncLog), ``jobs`` (Job, JobLog)
+and ``workers`` (WorkerHeartbeat). Imported from here (``automation.models``), as Django and
+every caller expect."""
 
 from automation.models.jobs import InvalidTransition, Job, JobLog
 from automation.models.playbooks import Playbook, PlaybookVersion
+from automation.models.projects import Project, ProjectSnapshot, ProjectSync, ProjectSyncLog
 from automation.models.workers import WorkerHeartbeat
 
-__all__ = ["InvalidTransition", "Job", "JobLog", "Playbook", "PlaybookVersion", "WorkerHeartbeat"]
+__all__ = [
+    "InvalidTransition",
+    "Job",
+    "JobLog",
+    "Playbook",
+    "PlaybookVersion",
+    "Project",
+    "ProjectSnapshot",
+    "ProjectSync",
+    "ProjectSyncLog",
+    "WorkerHeartbeat",
+]

@@ -71,6 +71,16 @@ class Job(AuditedMixin, models.Model):
     # Why a cancel was requested when it was not a person (e.g. "the worker stopped").
     # A database default too: raw INSERTs (the data generator) need not name it.
     cancel_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # A project playbook's run: the snapshot (revision) it ran in and the playbook's path there.
+    # A relaunch runs in the same snapshot; "run latest" takes the project's current one.
+    project_snapshot = models.ForeignKey(
+        "automation.ProjectSnapshot",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="jobs",
+    )
+    playbook_path = models.CharField(max_length=500, blank=True, default="", db_default="")
     relaunched_from = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="relaunches"
     )

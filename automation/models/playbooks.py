@@ -19,7 +19,18 @@ class Playbook(AuditedMixin, models.Model):
 
     name = models.CharField(max_length=255, unique=True)
     description = models.TextField(blank=True)
-    file_path = models.CharField(max_length=500)
+    file_path = models.CharField(max_length=500, blank=True)
+    # A playbook of a project: its file is ``path`` inside the project's snapshots (found by a
+    # sync), not a file of its own; ``file_path`` is then empty and it has no version history
+    # (the project's revisions are its versions).
+    project = models.ForeignKey(
+        "automation.Project",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="playbooks",
+    )
+    path = models.CharField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -31,6 +42,13 @@ class Playbook(AuditedMixin, models.Model):
     class Meta:
         db_table = "playbooks"
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "path"],
+                condition=models.Q(project__isnull=False),
+                name="uniq_playbooks_project_path",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -39,11 +57,25 @@ class Playbook(AuditedMixin, models.Model):
         return reverse("playbook_detail", kwargs={"pk": self.pk})
 
     @property
+    def in_project(self):
+        return self.project_id is not None
+
+    @property
     def absolute_path(self):
+        if self.in_project:
+            snapshot = self.project.current_snapshot
+            return snapshot.absolute_path / self.path if snapshot else None
         return storage.resolve(self.file_path)
 
     def read_content(self):
-        """The playbook's current text ('' when its file is missing)."""
+        """The playbook's current text ('' when its file is missing). A project playbook's
+        text is the file in the project's current snapshot."""
+        if self.in_project:
+            path = self.absolute_path
+            try:
+                return path.read_text(encoding="utf-8", errors="replace") if path else ""
+            except OSError:
+                return ""
         return storage.read(self.file_path)
 
     def edit_fingerprint(self, content):
@@ -58,6 +90,14 @@ class Playbook(AuditedMixin, models.Model):
         """Why this playbook has no content, when its file is gone (moved, deleted or lost with
         a disk); '' when the file is there. Its content then reads as '', which would otherwise
         look like an empty playbook."""
+        if self.in_project:
+            path = self.absolute_path
+            if path is not None and path.is_file():
+                return ""
+            return (
+                f"Playbook {self.path} is not in the current snapshot of project "
+                f"{self.project.name}: sync the project, or pick another playbook."
+            )
         if storage.exists(self.file_path):
             return ""
         return (
