@@ -33,6 +33,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Where the app keeps its own files: the SQLite database, playbooks, SSH keys, known_hosts.
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 PLAYBOOKS_DIR = Path(env.str("PLAYBOOKS_DIR", default=str(DATA_DIR / "playbooks")))
+# Project caches, uploaded archives and snapshots (automation.models.projects).
+PROJECTS_DIR = Path(env.str("PROJECTS_DIR", default=str(DATA_DIR / "projects")))
 SSH_KEYS_DIR = Path(env.str("SSH_KEYS_DIR", default=str(DATA_DIR / "ssh_keys")))
 SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_hosts")))
 # Workers refresh their heartbeat row this often; a running job whose worker has been silent

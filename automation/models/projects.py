@@ -3,7 +3,7 @@ beside them (roles, templates, vars files, plugins, ansible.cfg) and the Galaxy 
 they name.
 
 A sync turns the project's source into a **snapshot**: a read-only directory under
-``DATA_DIR/projects/<project id>/snapshots/<revision>`` holding the files at one revision
+``PROJECTS_DIR/<project id>/snapshots/<revision>`` holding the files at one revision
 (a commit SHA, or an archive's sha256) and the roles and collections its requirements files
 install. Snapshots never change once complete; a job runs inside one, and a relaunch runs in
 the same one again.
@@ -23,7 +23,7 @@ from auditing.services import audit_record, jsonable
 
 
 def projects_root() -> Path:
-    return Path(settings.DATA_DIR) / "projects"
+    return Path(settings.PROJECTS_DIR)
 
 
 class Project(AuditedMixin, models.Model):

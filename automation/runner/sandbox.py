@@ -140,6 +140,7 @@ def hidden_paths() -> list[Path]:
         settings.BASE_DIR,
         settings.DATA_DIR,
         settings.PLAYBOOKS_DIR,
+        settings.PROJECTS_DIR,
         settings.SSH_KEYS_DIR,
         settings.SSH_KNOWN_HOSTS,
         Path(f"{settings.SSH_KNOWN_HOSTS}.lock"),
