@@ -25,6 +25,10 @@ class PlaybookAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # a playbook needs content: the playbook pages create it
 
+    def has_change_permission(self, request, obj=None):
+        # A project playbook follows its project's source and syncs.
+        return super().has_change_permission(request, obj) and not (obj and obj.in_project)
+
     def has_delete_permission(self, request, obj=None):
         return False  # deleting is soft (untick Active), so history and jobs keep their playbook
 

@@ -101,10 +101,26 @@ def playbook_detail(request, pk):
         "lines": len(content.splitlines()),
         "missing_file": playbook.missing_file_message,
     }
+    if playbook.in_project:
+        context["snapshot"] = playbook.project.current_snapshot
     return render(request, "automation/playbook_detail.html", context)
 
 
+def _in_project_or_none(request, playbook):
+    """A project playbook changes in its repository (or archive), then a sync: not here."""
+    if playbook.in_project:
+        messages.error(
+            request,
+            f"Playbook {playbook.name} comes from project {playbook.project.name}: change it "
+            "in the project's source, then sync the project.",
+        )
+        return redirect(playbook)
+    return None
+
+
 def _active_or_redirect(request, playbook):
+    if response := _in_project_or_none(request, playbook):
+        return response
     if not playbook.is_active:
         messages.error(request, f"Playbook {playbook.name} is deleted: undelete it first.")
         return redirect(playbook)
@@ -202,6 +218,8 @@ def playbook_replace(request, pk):
 @admin_required
 def playbook_delete(request, pk):
     playbook = playbook_get(pk=pk)
+    if response := _in_project_or_none(request, playbook):
+        return response
     if request.method != "POST":
         return render(request, "automation/playbook_confirm_delete.html", {"playbook": playbook})
     playbook_set_active(playbook=playbook, user=request.user, active=False)
@@ -214,7 +232,10 @@ def playbook_delete(request, pk):
 @admin_required
 @require_POST
 def playbook_undelete(request, pk):
-    playbook = playbook_set_active(playbook=playbook_get(pk=pk), user=request.user, active=True)
+    playbook = playbook_get(pk=pk)
+    if response := _in_project_or_none(request, playbook):
+        return response
+    playbook = playbook_set_active(playbook=playbook, user=request.user, active=True)
     messages.success(request, f"Playbook {playbook.name} undeleted.")
     return redirect(playbook)
 
