@@ -237,7 +237,14 @@ class ProjectSync(AuditedMixin, models.Model):
                 self.status = to
                 for name, value in fields.items():
                     setattr(self, name, value)
-                after = {"status": to, **fields}
+                # Foreign keys as their ids, as values() read them.
+                after = {
+                    "status": to,
+                    **{
+                        name: value.pk if isinstance(value, models.Model) else value
+                        for name, value in fields.items()
+                    },
+                }
                 changes = {
                     name: [jsonable((before or {}).get(name)), jsonable(value)]
                     for name, value in after.items()

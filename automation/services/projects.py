@@ -183,6 +183,7 @@ def project_update(
     source_changed = any(getattr(project, field) != value for field, value in source.items())
     with transaction.atomic():
         project = Project.objects.select_for_update().get(pk=project.pk)
+        renamed = project.name != name
         project.name, project.description = name, description
         for field, value in source.items():
             setattr(project, field, value)
@@ -190,6 +191,10 @@ def project_update(
             project.archive_file, project.archive_name = _store_archive(project, archive)
             source_changed = True
         project.save()
+        if renamed:  # its playbooks are named "<project>: <path>"
+            for playbook in Playbook.objects.filter(project=project):
+                playbook.name = _playbook_name(project, playbook.path)
+                playbook.save(update_fields=["name", "updated_at"])
         if source_changed:
             project_sync_launch(project=project, user=user)
     return project

@@ -447,3 +447,13 @@ def test_the_launch_form_offers_project_playbooks_once_synced(synced, as_admin, 
     page = as_admin.get(reverse("job_new")).content.decode()
     assert "Site: site.yml" in page and "Later: site.yml" not in page
     assert ProjectSnapshot.objects.filter(project=project).count() == 1
+
+
+def test_renaming_a_project_renames_its_playbooks_without_a_new_sync(synced, admin):
+    project = synced()
+    project_update(project=project, user=admin, name="Renamed", url=project.url, ref=project.ref)
+    assert set(Playbook.objects.filter(project=project).values_list("name", flat=True)) == {
+        "Renamed: other.yml",
+        "Renamed: site.yml",
+    }
+    assert project.syncs.count() == 1
