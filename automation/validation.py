@@ -16,7 +16,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
@@ -306,6 +306,76 @@ def validate_playbook(text):
     """All checks of a single-file playbook; raises ValidationError with the first problem."""
     check_structure(text)
     syntax_check(text)
+
+
+# --- project playbooks -------------------------------------------------------------------
+
+# Environment variables whose values name directories or files the check must see: the
+# sandbox hides the app's data directory, so each existing path they list is bound read-only.
+_PATH_VARIABLE = re.compile(r"^ANSIBLE_\w*(_PATH|_PATHS|_CONFIG|_DIR)$")
+
+
+def check_project_playbook(
+    snapshot: Path, playbook: str, *, env: Mapping[str, str] = MappingProxyType({})
+) -> list[str]:
+    """Check the playbook ``playbook`` (a path relative to ``snapshot``, a project's files on
+    disk) and return its warnings (``playbook_warnings``, paths relative to its directory).
+
+    The text passes ``check_structure``; then ``ansible-playbook --syntax-check <playbook>`` runs
+    in the sandbox **as if run from the snapshot root**, as AWX runs project playbooks: the
+    working directory is the snapshot root and the argument the relative path. So the root's
+    ``ansible.cfg`` applies (Ansible reads ``./ansible.cfg``; one beside a playbook in a
+    subdirectory does not), and Ansible finds ``roles/``, ``collections/``, ``filter_plugins/``
+    and the like beside the playbook itself, as it always does. The snapshot is mounted
+    read-only and must be readable by the run-as user (RUNNER_USER when the app runs as root).
+    ``env`` (``ANSIBLE_*`` only; e.g. ANSIBLE_ROLES_PATH and ANSIBLE_COLLECTIONS_PATH of
+    installed requirements) is added to the environment, where it overrides ``ansible.cfg``,
+    and the existing paths its ``*_PATH``, ``*_PATHS``, ``*_CONFIG`` and ``*_DIR`` variables
+    list are mounted read-only. Raises ValidationError, with paths relative to the snapshot,
+    for an absolute or escaping ``playbook`` and for any failed check."""
+    root = Path(os.path.realpath(snapshot))
+    relative = PurePosixPath(playbook)
+    if not playbook or relative.is_absolute() or ".." in relative.parts:
+        raise ValidationError(
+            f"{playbook!r} is not a playbook path inside the project (give a relative path "
+            "such as site.yml or playbooks/web.yml)."
+        )
+    path = Path(os.path.realpath(root / relative))
+    if not path.is_relative_to(root):
+        raise ValidationError(f"{playbook}: a link that leads outside the project.")
+    if not path.is_file():
+        raise ValidationError(f"{playbook}: no such file in the project.")
+    try:
+        size = path.stat().st_size
+        if size > settings.PLAYBOOK_MAX_BYTES:
+            raise ValidationError(
+                f"The playbook is {size:,} bytes; the limit is "
+                f"{settings.PLAYBOOK_MAX_BYTES:,} bytes."
+            )
+        text = decode_upload(path.read_bytes())
+        check_structure(text)
+    except ValidationError as exc:
+        raise ValidationError(f"{playbook}: {' '.join(exc.messages)}") from exc
+    readonly = [root]
+    for key, value in env.items():
+        if _PATH_VARIABLE.match(key):
+            readonly += [
+                Path(part)
+                for part in value.split(os.pathsep)
+                if part.startswith("/") and Path(part).exists()
+            ]
+    with tempfile.TemporaryDirectory(prefix="syntax-") as tmp:
+        workdir = Path(tmp)
+        _run_syntax_check(
+            workdir=workdir,
+            playbook=relative.as_posix(),
+            cwd=root,
+            shown=[(root, ""), (Path(snapshot), ""), (workdir, "(scratch)")],
+            is_own_file=lambda shown: not shown.startswith(("/", "~", "(", "..")),
+            readonly=readonly,
+            env={key: value for key, value in env.items() if key.startswith("ANSIBLE_")},
+        )
+    return playbook_warnings(text, base_dir=path.parent, root=root)
 
 
 # --- warnings: file references that cannot be found -------------------------------------
