@@ -91,13 +91,15 @@ class PlaybookLoader(yaml.SafeLoader):
         return Vaulted(value)
 
 
-PlaybookLoader.add_constructor("!unsafe", PlaybookLoader.construct_as_untagged)
-PlaybookLoader.add_constructor("!vault", PlaybookLoader.construct_vault)
-PlaybookLoader.add_constructor("!vault-encrypted", PlaybookLoader.construct_vault)
-PlaybookLoader.add_constructor("tag:yaml.org,2002:python/dict", yaml.SafeLoader.construct_yaml_map)
-PlaybookLoader.add_constructor(
-    "tag:yaml.org,2002:python/unicode", yaml.SafeLoader.construct_yaml_str
-)
+_ANSIBLE_CONSTRUCTORS: dict[str, Any] = {
+    "!unsafe": PlaybookLoader.construct_as_untagged,
+    "!vault": PlaybookLoader.construct_vault,
+    "!vault-encrypted": PlaybookLoader.construct_vault,
+    "tag:yaml.org,2002:python/dict": PlaybookLoader.construct_yaml_map,
+    "tag:yaml.org,2002:python/unicode": PlaybookLoader.construct_yaml_str,
+}
+for _tag, _constructor in _ANSIBLE_CONSTRUCTORS.items():
+    PlaybookLoader.add_constructor(_tag, _constructor)
 
 
 def load_yaml(text):
@@ -130,8 +132,8 @@ def _check_alias_expansion(root):
     """Count the values ``root`` holds once every alias is replaced by a copy of its anchor:
     a post-order walk over the composed graph, each distinct node sized once (iterative, so a
     deep document cannot exhaust the stack)."""
-    sizes = {}  # id(node) -> values under it, aliases expanded
-    open_nodes = set()  # nodes whose children are still being sized: the current path
+    sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+    open_nodes: set[int] = set()  # nodes whose children are still being sized: the current path
     stack = [(root, False)]
     while stack:
         node, children_sized = stack.pop()
@@ -488,7 +490,7 @@ def _task_references(label: str, task: dict) -> Iterator[tuple[str, str, list[st
         if _literal(name):
             task_name = task.get("name")
             where = f"{label}, task {task_name!r}" if isinstance(task_name, str) else label
-            yield where, f"{module} {argument}", [name], subdir
+            yield where, f"{module} {argument}", [str(name)], subdir
 
 
 def _module_arguments(value: Any, *, free_form: bool) -> dict:
