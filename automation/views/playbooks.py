@@ -39,6 +39,14 @@ from core.access import admin_required
 CHOOSE_AGAIN = "Choose the file again once the disk can take it."
 
 
+def _saved(request, form, message):
+    """Say that a save worked, then what the checks found worth knowing (missing files):
+    warnings never stop a save."""
+    messages.success(request, message)
+    for warning in form.warnings:
+        messages.warning(request, warning)
+
+
 def playbook_list_view(request):
     q = request.GET.get("q", "").strip()[:255]
     state = request.GET.get("state", "active")
@@ -63,7 +71,7 @@ def playbook_new(request):
         except NotSaved as exc:
             form.add_error(None, f"{exc} Your text is kept below.")
         else:
-            messages.success(request, f"Playbook {playbook.name} created.")
+            _saved(request, form, f"Playbook {playbook.name} created.")
             return redirect(playbook)
     return render(request, "automation/playbook_form.html", {"form": form})
 
@@ -86,7 +94,7 @@ def playbook_upload(request):
         except NotSaved as exc:
             form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
-            messages.success(request, f"Playbook {playbook.name} uploaded.")
+            _saved(request, form, f"Playbook {playbook.name} uploaded.")
             return redirect(playbook)
     return render(request, "automation/playbook_upload.html", {"form": form})
 
@@ -152,7 +160,7 @@ def playbook_edit(request, pk):
         except NotSaved as exc:
             form.add_error(None, f"{exc} Your text is kept below.")
         else:
-            messages.success(request, f"Playbook {data['name']} saved.")
+            _saved(request, form, f"Playbook {data['name']} saved.")
             return redirect(playbook)
     context = {"form": form, "playbook": playbook, "conflict": conflict}
     return render(request, "automation/playbook_form.html", context)
@@ -209,7 +217,7 @@ def playbook_replace(request, pk):
         except NotSaved as exc:
             form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
-            messages.success(request, f"Playbook {playbook.name} replaced.")
+            _saved(request, form, f"Playbook {playbook.name} replaced.")
             return redirect(playbook)
     context = {"form": form, "playbook": playbook}
     return render(request, "automation/playbook_upload.html", context)
