@@ -254,9 +254,7 @@ def wrap(
     account = run_as()
     args = [
         BWRAP,
-        *bwrap_arguments(
-            workdir=workdir, home=account.home, readonly=readonly, writable=writable
-        ),
+        *bwrap_arguments(workdir=workdir, home=account.home, readonly=readonly, writable=writable),
     ]
     if account.uid is None:
         return [*args, "--", *start]
@@ -285,9 +283,7 @@ def environment(
     and the variables of ``base`` named in ``allow`` (e.g. git's GIT_SSH_COMMAND)."""
     allowed = set(RUNNER_VARIABLES) | set(allow)
     env = {
-        key: value
-        for key, value in base.items()
-        if key.startswith("ANSIBLE_") or key in allowed
+        key: value for key, value in base.items() if key.startswith("ANSIBLE_") or key in allowed
     }
     account_home = None
     with contextlib.suppress(SandboxUnavailable):  # check() reports it; the run never starts
