@@ -285,7 +285,7 @@ def _ssh_options(workdir: Path, cache: Path, key_file: Path | None) -> str:
         except OSError:
             raise SyncError("The project's SSH key cannot be read.") from None
         account = sandbox.run_as()
-        if account.uid is not None:
+        if account.uid is not None and account.gid is not None:
             os.chown(copy, account.uid, account.gid)  # ssh reads only its owner's keys
         options += [f"-i {copy}", "-o IdentitiesOnly=yes"]
     return " ".join(options)
