@@ -483,6 +483,7 @@ def git_export(
             process = subprocess.Popen(
                 sandbox.wrap(argv, workdir=workdir, cwd=cache, readonly=[cache]),
                 env=sandbox.environment(env, workdir=workdir, allow=env.keys()),
+                bufsize=CHUNK,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
@@ -492,7 +493,7 @@ def git_export(
             reader.start()
             tree = Tree(dest, "repository", ticker(cancelled, deadline, timeout, "git archive"))
             try:
-                with tarfile.open(fileobj=process.stdout, mode="r|") as stream:
+                with tarfile.open(fileobj=process.stdout, mode="r|", bufsize=CHUNK) as stream:
                     unpack_tar(stream, tree)
                 if process.wait(max(deadline - time.monotonic(), 1)):
                     raise tarfile.ReadError()
