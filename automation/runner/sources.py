@@ -24,6 +24,7 @@ import fcntl
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
+from django.conf import settings
 
 from automation.runner import sandbox
 from automation.runner.snapshots import (
@@ -270,7 +272,7 @@ def _ssh_options(workdir: Path, cache: Path, key_file: Path | None) -> str:
     options = [
         "-o BatchMode=yes",
         "-o StrictHostKeyChecking=accept-new",
-        f"-o UserKnownHostsFile={cache / 'ssh_known_hosts'}",
+        f"-o UserKnownHostsFile={shlex.quote(str(cache / 'ssh_known_hosts'))}",
         "-o ConnectTimeout=20",
         "-o ServerAliveInterval=15",
         "-o ServerAliveCountMax=4",
@@ -287,7 +289,7 @@ def _ssh_options(workdir: Path, cache: Path, key_file: Path | None) -> str:
         account = sandbox.run_as()
         if account.uid is not None and account.gid is not None:
             os.chown(copy, account.uid, account.gid)  # ssh reads only its owner's keys
-        options += [f"-i {copy}", "-o IdentitiesOnly=yes"]
+        options += [f"-i {shlex.quote(str(copy))}", "-o IdentitiesOnly=yes"]
     return " ".join(options)
 
 
@@ -474,7 +476,7 @@ def git_export(
         raise SyncError(f"{revision!r} is not a full commit id.")
     _sandbox_ready()
     deadline = time.monotonic() + timeout
-    dest.mkdir(parents=True, exist_ok=False)
+    _new_directory(dest)
     try:
         with _scratch() as workdir:
             env = _git_env(workdir, "")
@@ -522,6 +524,13 @@ def git_export(
 # Unpacking (tar streams from git, uploaded archives)
 
 
+def _new_directory(dest: Path) -> None:
+    try:
+        dest.mkdir(parents=True)
+    except FileExistsError:
+        raise SyncError(f"The snapshot directory {dest} already exists.") from None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as data:
@@ -540,11 +549,17 @@ def archive_unpack(*, archive: Path, dest: Path, log: Log) -> str:
 
     The format is told by the content (zip magic, else tar with any compression), not the name;
     ``dest`` is sealed when done."""
+    size = archive.stat().st_size
+    if size > settings.PROJECT_ARCHIVE_MAX_BYTES:
+        raise SyncError(
+            f"Refused: {archive.name} is {size} bytes, more than "
+            f"{settings.PROJECT_ARCHIVE_MAX_BYTES} (PROJECT_ARCHIVE_MAX_BYTES)."
+        )
     digest = _sha256(archive)
     log(f"Unpacking {archive.name} (sha256 {digest})")
     with open(archive, "rb") as head:
         is_zip = head.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
-    dest.mkdir(parents=True, exist_ok=False)
+    _new_directory(dest)
     tree = Tree(dest, "archive")
     try:
         if is_zip:

@@ -412,7 +412,7 @@ def test_zip_unpacks_with_the_top_directory_stripped(tmp_path):
 )
 def test_tar_members_that_would_escape_are_refused(members, refusal, tmp_path, settings):
     settings.PROJECT_MAX_FILES = 10
-    archive = tar_archive(tmp_path / "evil.tgz", [member("ok.yml", b"fine")] * 0 + members)
+    archive = tar_archive(tmp_path / "evil.tgz", members)
     dest = tmp_path / "snap"
     with pytest.raises(SyncError, match=refusal.replace("(", r"\(")):
         archive_unpack(archive=archive, dest=dest, log=Lines())
@@ -636,3 +636,19 @@ def test_discover_playbooks_finds_plays_and_nothing_else(tmp_path):
         "site.yml",
         "vault.yml",
     ]
+
+
+def test_an_archive_over_the_upload_limit_or_into_an_existing_directory_is_refused(
+    tmp_path, settings
+):
+    archive = tar_archive(tmp_path / "p.tgz", [member("site.yml", b"- hosts: all\n")])
+    settings.PROJECT_ARCHIVE_MAX_BYTES = 10
+    with pytest.raises(SyncError, match="more than 10 \\(PROJECT_ARCHIVE_MAX_BYTES\\)"):
+        archive_unpack(archive=archive, dest=tmp_path / "snap", log=Lines())
+    assert not (tmp_path / "snap").exists()
+    settings.PROJECT_ARCHIVE_MAX_BYTES = 1024 * 1024
+    (tmp_path / "snap").mkdir()
+    (tmp_path / "snap" / "mine").write_text("kept")
+    with pytest.raises(SyncError, match="already exists"):
+        archive_unpack(archive=archive, dest=tmp_path / "snap", log=Lines())
+    assert (tmp_path / "snap" / "mine").read_text() == "kept"
