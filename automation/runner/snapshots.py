@@ -232,13 +232,13 @@ def seal(root: Path) -> None:
     for directory, dirs, files in os.walk(root):
         for name in dirs + files:
             path = os.path.join(directory, name)
-            mode = os.lstat(path).st_mode
-            if chown:
+            info = os.lstat(path)
+            if chown and (info.st_uid, info.st_gid) != (uid, gid):
                 os.chown(path, uid, gid, follow_symlinks=False)
-            if stat.S_ISDIR(mode):
+            if stat.S_ISDIR(info.st_mode):
                 os.chmod(path, 0o555)  # noqa: S103 - read-only on purpose
-            elif stat.S_ISREG(mode):
-                os.chmod(path, 0o555 if mode & 0o111 else 0o444)
+            elif stat.S_ISREG(info.st_mode):
+                os.chmod(path, 0o555 if info.st_mode & 0o111 else 0o444)
     if chown:
         os.chown(root, uid, gid)
     os.chmod(root, 0o555)  # noqa: S103 - read-only on purpose
