@@ -1,6 +1,7 @@
 """What a project snapshot is made of, below the commands that fetch it: writing files from a
-tar or zip stream without ever leaving the directory, sealing the result read-only, removing
-it, and reading what it holds (its ansible.cfg paths, its playbooks).
+tar or zip archive without ever leaving the directory, checking the links of a tree git wrote,
+sealing the result read-only, removing it, and reading what it holds (its ansible.cfg paths,
+its playbooks).
 
 automation/runner/sources.py is the interface the rest of the app calls; it re-exports the
 public names here. No subprocess and no Ansible import: pure file work.
@@ -14,7 +15,6 @@ import re
 import shutil
 import stat
 import tarfile
-import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -40,22 +40,6 @@ class SyncError(Exception):
 
 class SyncCancelled(SyncError):
     """Someone cancelled the sync."""
-
-
-def ticker(cancelled: Cancelled, deadline: float, timeout: int, what: str) -> Callable[[], None]:
-    last = [0.0]
-
-    def tick() -> None:
-        now = time.monotonic()
-        if now - last[0] < POLL_SECONDS:
-            return
-        last[0] = now
-        if cancelled():
-            raise SyncCancelled("Cancelled.")
-        if now > deadline:
-            raise SyncError(f"{what} did not finish within {timeout} s")
-
-    return tick
 
 
 class Tree:
@@ -184,6 +168,31 @@ class Tree:
             if real != root and not real.startswith(root + os.sep):
                 target = os.readlink(self.root / rel)
                 raise self.refuse(name, f"is a link pointing outside the project ({target!r})")
+
+
+def check_links(root: Path, kind: str) -> tuple[int, int]:
+    """Refuse any link below ``root`` that, resolved, leaves it, and anything but files,
+    directories and links; returns the number of files and their bytes."""
+    top = os.path.realpath(root)
+    files = size = 0
+    for directory, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            rel = os.path.relpath(path, root)
+            if stat.S_ISLNK(info.st_mode):
+                real = os.path.realpath(path)
+                if real != top and not real.startswith(top + os.sep):
+                    raise SyncError(
+                        f"Refused: the {kind} member {rel!r} is a link pointing outside the "
+                        f"project ({os.readlink(path)!r})."
+                    )
+            elif stat.S_ISREG(info.st_mode):
+                files += 1
+                size += info.st_size
+            elif not stat.S_ISDIR(info.st_mode):
+                raise SyncError(f"Refused: the {kind} member {rel!r} is not a file.")
+    return files, size
 
 
 def unpack_tar(archive: tarfile.TarFile, tree: Tree) -> None:

@@ -7,10 +7,11 @@ RUNNER_USER can read it and never change it.
 
 Every ``git`` and ``ansible-galaxy`` runs in the sandbox (automation/runner/sandbox.py) as the
 run-as account, seeing only the directories it needs: the bare cache it fetches into, the
-snapshot it reads, a scratch directory with its home and, for ssh, a copy of the key. Archives,
-and the tar stream ``git archive`` writes, are unpacked here by Python, which refuses anything
-that would leave the snapshot (absolute names, ``..``, links pointing out, device files) and
-counts files and bytes as it writes them (PROJECT_MAX_FILES, PROJECT_MAX_BYTES).
+snapshot it writes or reads, a scratch directory with its home and, for ssh, a copy of the key.
+A git tree is measured before git writes it; uploaded archives are unpacked here by Python,
+which refuses anything that would leave the snapshot (absolute names, ``..``, links pointing
+out, device files) and counts files and bytes as it writes them (PROJECT_MAX_FILES,
+PROJECT_MAX_BYTES).
 
 The file work (unpacking, sealing, reading a snapshot) is in automation/runner/snapshots.py;
 this module runs the commands and is the interface the rest of the app calls. Worker only:
@@ -51,13 +52,13 @@ from automation.runner.snapshots import (
     SyncCancelled,
     SyncError,
     Tree,
+    check_links,
     discover_playbooks,
     inside,
     load_yaml,
     run_environment,
     seal,
     snapshot_remove,
-    ticker,
     unpack_tar,
     unpack_zip,
     writable,
@@ -157,10 +158,12 @@ def _run(
     readonly: Sequence[Path] = (),
     writable: Sequence[Path] = (),
     echo: bool = True,
+    keep: int | None = 60,
 ) -> tuple[int, list[str]]:
-    """Run ``argv`` in the sandbox, sending its output lines to ``log`` as they come. Returns
-    the exit code and its last lines. Cancel and ``deadline`` kill it (checked every
-    POLL_SECONDS); a timeout says "``what`` did not finish within ``timeout`` s"."""
+    """Run ``argv`` in the sandbox, sending its output lines to ``log`` (when ``echo``) as they
+    come. Returns the exit code and its last ``keep`` lines (None: all). Cancel and ``deadline``
+    kill it (checked every POLL_SECONDS); a timeout says "``what`` did not finish within
+    ``timeout`` s"."""
     log(f"$ {shown}")
     process = subprocess.Popen(
         sandbox.wrap(argv, workdir=workdir, cwd=cwd, readonly=readonly, writable=writable),
@@ -169,7 +172,7 @@ def _run(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    tail: deque[str] = deque(maxlen=60)
+    tail: deque[str] = deque(maxlen=keep)
     lines: deque[str] = deque()
     reader = threading.Thread(
         target=lambda: lines.extend(_line(raw) for raw in process.stdout or ()), daemon=True
@@ -424,9 +427,6 @@ def git_fetch(
                 raise SyncError("Cannot create the project's git cache.")
         elif sandbox.run_as().uid not in (None, cache.stat().st_uid):
             sandbox.hand_over(cache)  # RUNNER_USER changed since the cache was made
-        # git archive must write every file of the tree, whatever .gitattributes exports.
-        (cache / "info").mkdir(exist_ok=True)
-        (cache / "info" / "attributes").write_text("* -export-ignore -export-subst\n")
         refspecs = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
         if not ref:
             refspecs.insert(0, "+HEAD:refs/sync/HEAD")
@@ -470,8 +470,11 @@ def git_export(
     point outside the tree (absolute, or escaping with ..) are refused with SyncError; submodules
     may be ignored with a log line.
 
-    ``git archive`` runs in the sandbox and this process unpacks its tar stream with the same
-    checks and limits as an uploaded archive; ``dest`` is sealed when done, removed on error."""
+    The tree is measured first (``git ls-tree``: sizes from git's own objects, so a repository
+    past PROJECT_MAX_FILES or PROJECT_MAX_BYTES is refused before anything is written), then git
+    writes it (``read-tree`` + ``checkout-index``, as a clone's checkout would) in the sandbox,
+    as the run-as account, where ``dest`` is the only writable place. Links are then checked,
+    and ``dest`` sealed; on any error it is removed."""
     if not FULL_SHA.fullmatch(revision):
         raise SyncError(f"{revision!r} is not a full commit id.")
     _sandbox_ready()
@@ -479,49 +482,63 @@ def git_export(
     _new_directory(dest)
     try:
         with _scratch() as workdir:
-            env = _git_env(workdir, "")
-            argv = [GIT, "archive", "--format=tar", revision]
-            log(f"$ git archive --format=tar {revision}")
-            process = subprocess.Popen(
-                sandbox.wrap(argv, workdir=workdir, cwd=cache, readonly=[cache]),
-                env=sandbox.environment(env, workdir=workdir, allow=env.keys()),
-                bufsize=CHUNK,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-            errors: list[bytes] = []
-            reader = threading.Thread(target=lambda: errors.extend(process.stderr or ()))
-            reader.start()
-            tree = Tree(dest, "repository", ticker(cancelled, deadline, timeout, "git archive"))
-            try:
-                with tarfile.open(fileobj=process.stdout, mode="r|", bufsize=CHUNK) as stream:
-                    unpack_tar(stream, tree)
-                if process.wait(max(deadline - time.monotonic(), 1)):
-                    raise tarfile.ReadError()
-            except (tarfile.TarError, subprocess.TimeoutExpired):
-                _kill(process)
-                reader.join(2)
-                said = " ".join(_line(raw) for raw in errors)[:600]
-                raise SyncError(f"git archive of {revision} failed: {said}") from None
-            except BaseException:
-                _kill(process)
-                raise
-            reader.join(2)
-        tree.finish()
+            env = {**_git_env(workdir, ""), "GIT_INDEX_FILE": str(workdir / "index")}
+
+            def git(args: list[str], echo: bool = True, keep: int | None = 60) -> list[str]:
+                code, out = _run(
+                    [GIT, f"--git-dir={cache}", f"--work-tree={dest}", *args],
+                    shown=f"git {' '.join(args)}", log=log, cancelled=cancelled,
+                    deadline=deadline, timeout=timeout, what="git export", workdir=workdir,
+                    env=env, cwd=dest, readonly=[cache], writable=[dest], echo=echo, keep=keep,
+                )  # fmt: skip
+                if code:
+                    said = "; ".join(line for line in out[-4:] if line.strip())[:600]
+                    raise SyncError(f"Cannot export {revision}: git said: {said}")
+                return out
+
+            listing = git(["ls-tree", "-r", "-t", "-l", "--full-tree", revision], False, None)
+            _check_tree_size(listing, log)
+            sandbox.hand_over(dest)
+            git(["read-tree", revision])
+            git(["checkout-index", "--all", "--force"])
+        files, size = check_links(dest, "repository")
     except BaseException:
         snapshot_remove(dest)
         raise
-    modules = dest / ".gitmodules"
-    if modules.is_file() and not modules.is_symlink():
-        paths = re.findall(r"^\s*path\s*=\s*(.+?)\s*$", modules.read_text("utf-8", "replace"), re.M)
-        log(f"Submodules are not fetched; left empty: {', '.join(paths) or '(none named)'}")
-    log(f"Exported {tree.files} files, {tree.bytes} bytes")
+    log(f"Exported {files} files, {size} bytes")
     seal(dest)
 
 
+def _check_tree_size(listing: list[str], log: Log) -> None:
+    """Refuse a tree past the limits; log the submodules it leaves out."""
+    entries = total = 0
+    submodules = []
+    for line in listing:
+        meta, _, path = line.partition("\t")
+        fields = meta.split()
+        if len(fields) != 4:
+            continue
+        entries += 1
+        if fields[1] == "commit":
+            submodules.append(path)
+        elif fields[3].isdigit():
+            total += int(fields[3])
+    if entries > settings.PROJECT_MAX_FILES:
+        raise SyncError(
+            f"Refused: the repository holds more than {settings.PROJECT_MAX_FILES} files "
+            "(PROJECT_MAX_FILES)."
+        )
+    if total > settings.PROJECT_MAX_BYTES:
+        raise SyncError(
+            f"Refused: the repository unpacks to more than {settings.PROJECT_MAX_BYTES} bytes "
+            "(PROJECT_MAX_BYTES)."
+        )
+    if submodules:
+        log(f"Submodules are not fetched; left empty: {', '.join(submodules)}")
+
+
 # ---------------------------------------------------------------------------------------------
-# Unpacking (tar streams from git, uploaded archives)
+# Uploaded archives
 
 
 def _new_directory(dest: Path) -> None:

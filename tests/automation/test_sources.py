@@ -303,7 +303,7 @@ def test_export_writes_the_tree_as_git_lists_it_sealed(repo, tmp_path):
     assert not (dest / ".git").exists() and (dest / "kept.txt").exists()
     assert os.readlink(dest / "alias.yml") == "site.yml"
     assert (dest / "site.yml").read_text() == "- hosts: all\n  tasks: []\n"
-    assert log[0] == f"$ git archive --format=tar {revision}"
+    assert f"$ git read-tree {revision}" in log and "$ git checkout-index --all --force" in log
     # Sealed: owned by the worker, nobody may write (the run-as account cannot even try).
     assert stat.S_IMODE((dest / "site.yml").stat().st_mode) == 0o444
     assert stat.S_IMODE((dest / "run.sh").stat().st_mode) == 0o555
@@ -322,6 +322,20 @@ def test_export_refuses_a_link_leaving_the_tree(repo, tmp_path):
     with pytest.raises(SyncError, match="'escape' is a link pointing outside the project"):
         git_export(cache=cache, revision=evil, dest=dest, log=Lines())
     assert not dest.exists()
+
+
+def test_export_refuses_a_tree_past_the_limits_before_writing_it(repo, tmp_path, settings):
+    cache = tmp_path / "cache.git"
+    revision = fetch(repo.bare, "main", cache)
+    settings.PROJECT_MAX_FILES = 3
+    log = Lines()
+    with pytest.raises(SyncError, match="holds more than 3 files"):
+        git_export(cache=cache, revision=revision, dest=tmp_path / "snap", log=log)
+    assert "read-tree" not in log.text and not (tmp_path / "snap").exists()
+    settings.PROJECT_MAX_FILES = 1000
+    settings.PROJECT_MAX_BYTES = 100
+    with pytest.raises(SyncError, match="unpacks to more than 100 bytes"):
+        git_export(cache=cache, revision=revision, dest=tmp_path / "snap", log=log)
 
 
 # Archives -----------------------------------------------------------------------------------
