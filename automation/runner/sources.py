@@ -472,7 +472,7 @@ def git_export(
 
     The tree is measured first (``git ls-tree``: sizes from git's own objects, so a repository
     past PROJECT_MAX_FILES or PROJECT_MAX_BYTES is refused before anything is written), then git
-    writes it (``read-tree`` + ``checkout-index``, as a clone's checkout would) in the sandbox,
+    writes it (``read-tree -u`` into a private index, as a clone's checkout would) in the sandbox,
     as the run-as account, where ``dest`` is the only writable place. Links are then checked,
     and ``dest`` sealed; on any error it is removed."""
     if not FULL_SHA.fullmatch(revision):
@@ -499,8 +499,7 @@ def git_export(
             listing = git(["ls-tree", "-r", "-t", "-l", "--full-tree", revision], False, None)
             _check_tree_size(listing, log)
             sandbox.hand_over(dest)
-            git(["read-tree", revision])
-            git(["checkout-index", "--all", "--force"])
+            git(["read-tree", "--reset", "-u", revision])  # -u: write the files too
         files, size = check_links(dest, "repository")
     except BaseException:
         snapshot_remove(dest)
