@@ -80,14 +80,23 @@ def main():
         nothing = lambda: False  # noqa: E731
         lines = []
 
+        phases: dict[str, list[float]] = {"fetch": [], "export": []}
+
         def sync(cache: Path, dest: Path):
+            started = time.monotonic()
             revision = git_fetch(
                 url=str(bare), ref="main", cache=cache, log=lines.append, cancelled=nothing
             )
+            fetched = time.monotonic()
             git_export(cache=cache, revision=revision, dest=dest, log=lines.append)
+            phases["fetch"].append(fetched - started)
+            phases["export"].append(time.monotonic() - fetched)
 
         sync(root / "warm.git", root / "warm-snap")  # imports, sandbox probe, page cache
+        phases["fetch"].clear()
+        phases["export"].clear()
         first_ours, first_git, inc_ours, inc_git = [], [], [], []
+        inc_fetch, inc_export = [], []
         cache, clone = root / "cache.git", root / "clone"
         for n in range(args.rounds):
             for path in (cache, clone, root / "snap-first"):
@@ -99,6 +108,8 @@ def main():
             git("push", "-q", str(bare), "main", cwd=work)
             dest = root / f"snap-{n}"
             inc_ours.append(timed(lambda dest=dest: sync(cache, dest)))
+            inc_fetch.append(phases["fetch"][-1])
+            inc_export.append(phases["export"][-1])
 
             def plain_update():
                 git("fetch", "-q", "origin", cwd=clone)
@@ -116,6 +127,8 @@ def main():
             f"{statistics.median(first_ours) / statistics.median(first_git):.2f}"
         )
         print(f"incremental sync (1 commit):   {summary(inc_ours)}")
+        print(f"  of which git_fetch:          {summary(inc_fetch)}")
+        print(f"  of which git_export:         {summary(inc_export)}")
         print(f"git fetch + checkout:          {summary(inc_git)}")
         print(
             "incremental ratio:             "
