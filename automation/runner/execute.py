@@ -179,9 +179,9 @@ def _cancel_request(job, writer):
     while the database is away, the cancel callback's last answer does. ``reason`` is set when
     the cancel was not a person's (e.g. "the worker stopped")."""
     _, row = writer.outage.attempt(
-        lambda: (
-            Job.objects.filter(pk=job.pk).values_list("cancel_requested", "cancel_reason").first()
-        )
+        lambda: Job.objects.filter(pk=job.pk)
+        .values_list("cancel_requested", "cancel_reason")
+        .first()
     )
     return (bool(row[0]), row[1] or "") if row else (False, "")
 
