@@ -61,11 +61,13 @@ RUNNER_USER = env.str("RUNNER_USER", default="infra-runner")
 # More paths the sandbox hides (comma-separated), e.g. an EnvironmentFile outside the checkout.
 RUNNER_SANDBOX_HIDE = env.list("RUNNER_SANDBOX_HIDE", default=[])
 PLAYBOOK_MAX_BYTES = env.int("PLAYBOOK_MAX_BYTES", default=1024 * 1024)
-# Projects: the largest archive upload, and what one snapshot may hold once unpacked.
-PROJECT_ARCHIVE_MAX_BYTES = env.int("PROJECT_ARCHIVE_MAX_BYTES", default=100 * 1024 * 1024)
+EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
+# Projects (automation/runner/sources.py): a snapshot (files of one revision, git or an uploaded
+# archive) may unpack to at most PROJECT_MAX_FILES entries and PROJECT_MAX_BYTES bytes, counted
+# while writing; an uploaded archive may be at most PROJECT_ARCHIVE_MAX_BYTES.
 PROJECT_MAX_BYTES = env.int("PROJECT_MAX_BYTES", default=512 * 1024 * 1024)
 PROJECT_MAX_FILES = env.int("PROJECT_MAX_FILES", default=100_000)
-EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
+PROJECT_ARCHIVE_MAX_BYTES = env.int("PROJECT_ARCHIVE_MAX_BYTES", default=100 * 1024 * 1024)
 # Largest form body Django reads. A playbook edited in the text form arrives percent-encoded:
 # each byte of non-ASCII text (CJK is 3 bytes a character) becomes 3 characters, and a newline
 # 6 (the browser sends CR LF, "%0D%0A"). So any playbook the limit above accepts fits, with

@@ -2,14 +2,13 @@
 names (or reuse the one already on disk), install its requirements, find its playbooks, check
 them, and make it the project's current snapshot.
 
-A snapshot is built in a hidden directory beside its final place and renamed there only when
-complete, then made read-only: a failed or cancelled sync leaves no half snapshot, and the
-project's last good snapshot keeps serving launches.
+A snapshot is built (and sealed read-only by automation/runner/sources.py) in a hidden
+directory beside its final place, and renamed there only when complete: a failed or cancelled
+sync leaves no half snapshot, and the project's last good snapshot keeps serving launches.
 """
 
 import hashlib
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from automation import validation
 from automation.models import ProjectSnapshot, ProjectSync, ProjectSyncLog
 from automation.models.projects import Project
 from automation.runner import sandbox, sources
-from automation.services.projects import remove_tree, snapshot_record
+from automation.services.projects import snapshot_record
 from inventory.keys import resolve_key_path
 
 logger = logging.getLogger(__name__)
@@ -88,23 +87,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def freeze(path: Path) -> None:
-    """Make a finished snapshot read-only for everyone but readable by all. Built by the
-    run-as account, it is given back to the worker's user first: its owner could otherwise
-    make it writable again."""
-    owner = os.getuid(), os.getgid()
-    for directory, dirs, files in os.walk(path):
-        for name in [*files, *dirs]:
-            target = Path(directory) / name
-            os.lchown(target, *owner)
-            if target.is_symlink():
-                continue
-            mode = target.stat().st_mode
-            target.chmod(0o555 if name in dirs or mode & 0o111 else 0o444)
-    os.chown(path, *owner)
-    path.chmod(0o555)
 
 
 def execute_sync(sync: ProjectSync) -> ProjectSync:
@@ -191,7 +173,13 @@ def _sync(project: Project, sync: ProjectSync, log: SyncLog, cancelled: CancelWa
                 archive=project.directory / project.archive_file, dest=building, log=log
             )
         else:
-            sources.git_export(cache=project.cache_dir, revision=revision, dest=building, log=log)
+            sources.git_export(
+                cache=project.cache_dir,
+                revision=revision,
+                dest=building,
+                log=log,
+                cancelled=cancelled,
+            )
         if cancelled():
             raise sources.SyncCancelled("Cancelled.")
         installed = sources.requirements_install(snapshot=building, log=log, cancelled=cancelled)
@@ -200,12 +188,11 @@ def _sync(project: Project, sync: ProjectSync, log: SyncLog, cancelled: CancelWa
         for path in playbooks:
             log(f"  {path}")
         warnings = _check_playbooks(building, playbooks, log, cancelled)
-        freeze(building)
         if final.exists():  # left by a sync that died before recording it
-            remove_tree(final)
+            sources.snapshot_remove(final)
         building.rename(final)
     except BaseException:
-        remove_tree(building)
+        sources.snapshot_remove(building)
         raise
     return snapshot_record(
         project=project,

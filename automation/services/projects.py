@@ -8,11 +8,9 @@ process, the worker and the maintenance schedule share.
 import contextlib
 import hashlib
 import re
-import shutil
 import socket
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -32,6 +30,7 @@ from automation.models import (
     WorkerHeartbeat,
 )
 from automation.models.projects import projects_root
+from automation.runner.snapshots import snapshot_remove
 from automation.services.jobs import REAP_GRACE, lost_reason
 from inventory.keys import resolve_key_path
 
@@ -371,22 +370,6 @@ def snapshots_prune(*, keep: int = SNAPSHOTS_KEEP, older_than: timedelta | None 
             if Project.objects.filter(current_snapshot=locked).exists():
                 continue
             ProjectSnapshot.objects.filter(pk=locked.pk).update(pruned_at=timezone.now())
-        remove_tree(snapshot.absolute_path)
+        snapshot_remove(snapshot.absolute_path)
         removed += 1
     return removed
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a snapshot directory, which is read-only by design."""
-    if not path.exists():
-        return
-
-    def make_writable(function: Any, target: str, _exc: Any) -> None:
-        parent = Path(target).parent
-        with contextlib.suppress(OSError):
-            parent.chmod(0o700)
-            Path(target).chmod(0o700)
-        function(target)
-
-    shutil.rmtree(path, onerror=make_writable)
-
