@@ -225,6 +225,7 @@ def job_launch(
 def _snapshot_for(playbook: Playbook, snapshot: ProjectSnapshot | None) -> ProjectSnapshot:
     """The snapshot a project playbook runs in, checked: on disk, holding the playbook."""
     project = playbook.project
+    assert project is not None  # a project playbook
     if not project.is_active:
         raise ValidationError(f"Project {project.name} is deleted; its playbooks cannot run.")
     snapshot = snapshot or project.current_snapshot

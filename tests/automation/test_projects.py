@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from auditing.models import AuditLog
@@ -329,7 +330,9 @@ def test_pruning_keeps_what_jobs_and_projects_need_and_relaunch_says_why_it_cann
     old = project.current_snapshot
     repo.commit({"other.yml": FILES["other.yml"] + "# changed\n"})
     sync_again(inline_tasks, project, admin)
-    assert snapshots_prune(keep=0) == 1
+    out = io.StringIO()
+    call_command("prune_snapshots", "--keep", "0", stdout=out)
+    assert "Pruned 1 snapshots" in out.getvalue()
     old.refresh_from_db()
     assert old.pruned_at and not old.absolute_path.exists()
     assert project.current_snapshot.on_disk
