@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from automation.models import Job, JobLog, Playbook, PlaybookVersion
+from automation.models import (
+    Job,
+    JobLog,
+    Playbook,
+    PlaybookVersion,
+    Project,
+    ProjectSnapshot,
+    ProjectSync,
+)
 from automation.services.playbooks import playbook_set_active, playbook_update
 from core.admin import ReadOnlyAdmin
 
@@ -16,6 +24,10 @@ class PlaybookAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # a playbook needs content: the playbook pages create it
+
+    def has_change_permission(self, request, obj=None):
+        # A project playbook follows its project's source and syncs.
+        return super().has_change_permission(request, obj) and not (obj and obj.in_project)
 
     def has_delete_permission(self, request, obj=None):
         return False  # deleting is soft (untick Active), so history and jobs keep their playbook
@@ -82,3 +94,34 @@ class JobLogAdmin(ReadOnlyAdmin):
     list_display = ("job", "line_number", "log_level", "timestamp")
     list_filter = ("log_level",)
     raw_id_fields = ("job",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    """Projects are created, synced and edited on the project pages (a new source starts a
+    sync there); here their name, description and active flag can be changed."""
+
+    list_display = ("name", "kind", "is_active", "updated_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "description")
+    fields = ("name", "description", "is_active", "kind", "url", "ref", "key_path")
+    readonly_fields = ("kind", "url", "ref", "key_path")
+
+    def has_add_permission(self, request):
+        return False  # a project needs a source and a sync: the project pages create it
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting is soft (untick Active): jobs keep their revision
+
+
+@admin.register(ProjectSnapshot)
+class ProjectSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("project", "revision", "ref", "synced_at", "pruned_at")
+    list_select_related = ("project",)
+
+
+@admin.register(ProjectSync)
+class ProjectSyncAdmin(ReadOnlyAdmin):
+    list_display = ("sync_id", "project", "status", "user", "created_at", "completed_at")
+    list_filter = ("status",)
+    list_select_related = ("project", "user")

@@ -3,8 +3,9 @@
 from django.db import close_old_connections, connection
 
 from auditing.context import audit_context
-from automation.models import Job
+from automation.models import Job, ProjectSync
 from automation.runner.execute import execute
+from automation.runner.sync import execute_sync
 from automation.workers import worker_name
 
 
@@ -20,7 +21,8 @@ def run_job(job_pk):
     same task, or a job cancelled before it started, a no-op."""
     close_stale_connections()
     try:
-        job = Job.objects.select_related("playbook", "server", "user").filter(pk=job_pk).first()
+        related = ("playbook", "project_snapshot__project", "server", "user")
+        job = Job.objects.select_related(*related).filter(pk=job_pk).first()
         if job is None:
             return "skipped"
         # The claim is audited too (Job.transition), as the worker acting for the launcher.
@@ -29,5 +31,21 @@ def run_job(job_pk):
                 return "skipped"
             execute(job)
         return job.status
+    finally:
+        close_stale_connections()
+
+
+def run_sync(sync_pk):
+    """Run project sync ``sync_pk`` once (the claim makes a second delivery a no-op)."""
+    close_stale_connections()
+    try:
+        sync = ProjectSync.objects.select_related("project", "user").filter(pk=sync_pk).first()
+        if sync is None:
+            return "skipped"
+        with audit_context(user=sync.user, source="worker"):
+            if not sync.start(worker=worker_name()):
+                return "skipped"
+            execute_sync(sync)
+        return sync.status
     finally:
         close_stale_connections()

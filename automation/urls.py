@@ -2,6 +2,7 @@ from django.urls import path
 
 from automation.views import jobs
 from automation.views import playbooks as pb
+from automation.views import projects as pr
 
 urlpatterns = [
     # Playbooks (history/ before <int:pk>/ so it is never read as an id)
@@ -21,6 +22,28 @@ urlpatterns = [
         pb.playbook_restore_view,
         name="playbook_restore",
     ),
+    # Projects
+    path("projects/", pr.project_list_view, name="project_list"),
+    path("projects/new/", pr.project_new, name="project_new"),
+    path("projects/<int:pk>/", pr.project_detail, name="project_detail"),
+    path("projects/<int:pk>/edit/", pr.project_edit, name="project_edit"),
+    path("projects/<int:pk>/sync/", pr.project_sync_view, name="project_sync"),
+    path("projects/<int:pk>/delete/", pr.project_delete, name="project_delete"),
+    path("projects/<int:pk>/undelete/", pr.project_undelete, name="project_undelete"),
+    path("projects/<int:pk>/compare/", pr.project_compare, name="project_compare"),
+    path(
+        "projects/<int:pk>/revisions/<str:revision>/",
+        pr.project_revision,
+        name="project_revision",
+    ),
+    path("projects/syncs/<uuid:sync_id>/", pr.sync_detail, name="project_sync_detail"),
+    path("projects/syncs/<uuid:sync_id>/log/", pr.sync_log, name="project_sync_log"),
+    path(
+        "projects/syncs/<uuid:sync_id>/download/",
+        pr.sync_download,
+        name="project_sync_download",
+    ),
+    path("projects/syncs/<uuid:sync_id>/cancel/", pr.sync_cancel_view, name="project_sync_cancel"),
     # Jobs
     path("jobs/", jobs.job_list_view, name="job_list"),
     path("jobs/new/", jobs.job_new, name="job_new"),

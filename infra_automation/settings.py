@@ -33,6 +33,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # Where the app keeps its own files: the SQLite database, playbooks, SSH keys, known_hosts.
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 PLAYBOOKS_DIR = Path(env.str("PLAYBOOKS_DIR", default=str(DATA_DIR / "playbooks")))
+# Project caches, uploaded archives and snapshots (automation.models.projects).
+PROJECTS_DIR = Path(env.str("PROJECTS_DIR", default=str(DATA_DIR / "projects")))
 SSH_KEYS_DIR = Path(env.str("SSH_KEYS_DIR", default=str(DATA_DIR / "ssh_keys")))
 SSH_KNOWN_HOSTS = Path(env.str("SSH_KNOWN_HOSTS", default=str(DATA_DIR / "known_hosts")))
 # Workers refresh their heartbeat row this often; a running job whose worker has been silent
@@ -60,6 +62,12 @@ RUNNER_USER = env.str("RUNNER_USER", default="infra-runner")
 RUNNER_SANDBOX_HIDE = env.list("RUNNER_SANDBOX_HIDE", default=[])
 PLAYBOOK_MAX_BYTES = env.int("PLAYBOOK_MAX_BYTES", default=1024 * 1024)
 EXTRA_VARS_MAX_BYTES = env.int("EXTRA_VARS_MAX_BYTES", default=64 * 1024)
+# Projects (automation/runner/sources.py): a snapshot (files of one revision, git or an uploaded
+# archive) may unpack to at most PROJECT_MAX_FILES entries and PROJECT_MAX_BYTES bytes, counted
+# while writing; an uploaded archive may be at most PROJECT_ARCHIVE_MAX_BYTES.
+PROJECT_MAX_BYTES = env.int("PROJECT_MAX_BYTES", default=512 * 1024 * 1024)
+PROJECT_MAX_FILES = env.int("PROJECT_MAX_FILES", default=100_000)
+PROJECT_ARCHIVE_MAX_BYTES = env.int("PROJECT_ARCHIVE_MAX_BYTES", default=100 * 1024 * 1024)
 # Largest form body Django reads. A playbook edited in the text form arrives percent-encoded:
 # each byte of non-ASCII text (CJK is 3 bytes a character) becomes 3 characters, and a newline
 # 6 (the browser sends CR LF, "%0D%0A"). So any playbook the limit above accepts fits, with

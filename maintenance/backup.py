@@ -57,6 +57,8 @@ class FileSet:
 def file_sets() -> list[FileSet]:
     return [
         FileSet("playbooks", Path(settings.PLAYBOOKS_DIR)),
+        # Uploaded archives, Git caches and snapshots: jobs name revisions that live here.
+        FileSet("projects", Path(settings.PROJECTS_DIR)),
         FileSet("ssh_keys", Path(settings.SSH_KEYS_DIR)),
         FileSet("known_hosts", Path(settings.SSH_KNOWN_HOSTS)),
     ]

@@ -67,6 +67,13 @@ INDEX_REASONS = {
     "idx_job_server_stat_runs": "top servers",
     "uniq_job_failure_stat": "top failures",
     "uniq_audit_daily_stat": "active users",
+    "uniq_playbooks_project_path": "a project's playbooks by path (sync)",
+    "uniq_project_snapshot_revision": "one snapshot per revision",
+    "idx_snapshots_project_synced": "a project's revisions, newest first",
+    "unique sync_id": "sync pages by UUID",
+    "idx_syncs_project_created": "a project's syncs, newest first",
+    "idx_syncs_status_created": "live syncs; reaper",
+    "uniq_project_sync_logs_line": "sync log reads by line",
 }
 
 

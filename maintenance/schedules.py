@@ -22,6 +22,7 @@ SCHEDULES = [(r.command, r.schedule_type, None, r.first_run_at) for r in RETENTI
     ("refresh_audit_stats", Schedule.MINUTES, 1, None),
     # Expired sessions stay in django_session until someone removes them (Django's own command).
     ("clearsessions", Schedule.DAILY, None, time(3, 30)),
+    ("prune_snapshots", Schedule.DAILY, None, time(3, 45)),
 ]
 FUNC = "django.core.management.call_command"
 

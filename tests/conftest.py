@@ -19,6 +19,7 @@ def _isolated_settings(settings, tmp_path):
     """Fast password hashing and per-test directories for playbooks, keys and known_hosts."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.PLAYBOOKS_DIR = tmp_path / "playbooks"
+    settings.PROJECTS_DIR = tmp_path / "projects"
     settings.SSH_KEYS_DIR = tmp_path / "ssh_keys"
     settings.SSH_KEYS_DIR.mkdir()
     settings.SSH_KNOWN_HOSTS = tmp_path / "known_hosts"

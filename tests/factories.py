@@ -8,7 +8,15 @@ from django.utils import timezone
 from accounts.models import User
 from auditing.models import AuditLog
 from automation import storage
-from automation.models import Job, JobLog, Playbook, PlaybookVersion
+from automation.models import (
+    Job,
+    JobLog,
+    Playbook,
+    PlaybookVersion,
+    Project,
+    ProjectSnapshot,
+    ProjectSync,
+)
 from inventory.models import Server, ServerMetric
 
 SAMPLE_PLAYBOOK = """\
@@ -118,3 +126,34 @@ class PlaybookVersionFactory(factory.django.DjangoModelFactory):
     old_content = ""
     new_content = SAMPLE_PLAYBOOK
     new_sha256 = hashlib.sha256(SAMPLE_PLAYBOOK.encode()).hexdigest()
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    kind = Project.Kind.GIT
+    url = "https://git.example.test/ops/site.git"
+    ref = "main"
+
+
+class ProjectSnapshotFactory(factory.django.DjangoModelFactory):
+    """A snapshot row; its directory exists only if a test makes it."""
+
+    class Meta:
+        model = ProjectSnapshot
+
+    project = factory.SubFactory(ProjectFactory)
+    revision = factory.Sequence(lambda n: f"{n:040x}")
+    ref = "main"
+    path = factory.LazyAttribute(lambda o: f"{o.project.pk}/snapshots/{o.revision}")
+    playbooks = factory.LazyFunction(lambda: ["site.yml"])
+
+
+class ProjectSyncFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectSync
+
+    project = factory.SubFactory(ProjectFactory)
+    source = factory.LazyAttribute(lambda o: o.project.source_label)

@@ -23,6 +23,8 @@ from tests.factories import (
     JobFactory,
     PlaybookFactory,
     PlaybookVersionFactory,
+    ProjectSnapshotFactory,
+    ProjectSyncFactory,
     ServerFactory,
     UserFactory,
 )
@@ -55,6 +57,14 @@ def PLAYBOOK(d):  # noqa: N802
 
 def JOB(d):  # noqa: N802
     return {"job_id": d.job.job_id}
+
+
+def PROJECT(d):  # noqa: N802
+    return {"pk": d.snapshot.project_id}
+
+
+def SYNC(d):  # noqa: N802
+    return {"sync_id": d.sync.sync_id}
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,22 @@ MATRIX = {
         get=ADMIN_POST_ONLY,
         post=ADMINS_WRITE,
     ),
+    # projects: everyone reads, admins manage (the demo sync is pending)
+    "project_list": Route(),
+    "project_new": Route(get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "project_detail": Route(PROJECT),
+    "project_edit": Route(PROJECT, get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "project_sync": Route(PROJECT, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    "project_delete": Route(PROJECT, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    "project_undelete": Route(PROJECT, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    "project_compare": Route(PROJECT),
+    "project_revision": Route(
+        lambda d: {"pk": d.snapshot.project_id, "revision": d.snapshot.revision}
+    ),
+    "project_sync_detail": Route(SYNC),
+    "project_sync_log": Route(SYNC),
+    "project_sync_download": Route(SYNC),
+    "project_sync_cancel": Route(SYNC, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
     # jobs (the demo job is pending and belongs to the plain user)
     "dashboard": Route(),
     "dashboard_running": Route(),
@@ -213,6 +239,8 @@ class Demo:
     job: object
     version: object
     local_server: object
+    snapshot: object
+    sync: object
 
 
 @pytest.fixture
@@ -230,6 +258,8 @@ def demo(user, admin, super_admin):
         job=JobFactory(server=server, playbook=playbook, user=user),
         version=PlaybookVersionFactory(playbook_id=playbook.pk, playbook_name=playbook.name),
         local_server=ServerFactory(connection="local"),
+        snapshot=(snapshot := ProjectSnapshotFactory()),
+        sync=ProjectSyncFactory(project=snapshot.project),
     )
 
 

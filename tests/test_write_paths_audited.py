@@ -14,7 +14,7 @@ from django_q.models import Schedule
 
 from accounts.models import User
 from auditing.models import AuditLog
-from automation.models import Job, Playbook, PlaybookVersion
+from automation.models import Job, Playbook, PlaybookVersion, Project
 from inventory.models import Server
 from tests.factories import JobFactory, ServerFactory, UserFactory
 from tests.test_command_coverage import project_commands
@@ -22,7 +22,7 @@ from tests.test_command_coverage import project_commands
 pytestmark = pytest.mark.django_db
 
 # Models whose admin pages may write: each through a path that writes audit rows (checked below).
-WRITABLE_IN_ADMIN = {User, Server, Playbook}
+WRITABLE_IN_ADMIN = {User, Server, Playbook, Project}
 # Commands that change data, each with the audit rows it writes (checked below); and the others,
 # with why they need none.
 AUDITED_COMMANDS = {
@@ -39,6 +39,7 @@ NOT_AUDITED_COMMANDS = {
     "worker": "runs jobs: each status change is audited by Job.transition",
     "restore": "replaces the whole database with a backup, its audit trail included",
     "generate_data": "development and benchmarks only (devtools)",
+    "prune_snapshots": "removes snapshot files nobody needs; their rows stay, marked pruned",
 }
 
 
@@ -157,3 +158,13 @@ def test_each_audited_command_writes_its_rows(settings):
     reaped = rows_written_by("reap_jobs").filter(resource_id=str(lost.job_id)).get()
     assert reaped.details["changes"]["status"] == ["running", "failed"] and reaped.user is None
     assert rows_written_by("seed_demo").filter(action="CREATE").exists()
+
+
+def test_a_project_changed_in_the_admin_is_audited(as_super_admin, super_admin):
+    from tests.factories import ProjectFactory
+
+    project = ProjectFactory()
+    _change(as_super_admin, project, description="Edited in the admin")
+    row = AuditLog.objects.filter(action="UPDATE", resource_type="project").latest("id")
+    assert row.details["changes"]["description"] == ["", "Edited in the admin"]
+    assert row.user == super_admin

@@ -31,6 +31,7 @@ def worker_env(**overrides):
         # A test stops its worker with SIGTERM: running jobs get 2 s, not production's 30.
         "WORKER_STOP_GRACE": "2",
         "PLAYBOOKS_DIR": str(settings.PLAYBOOKS_DIR),
+        "PROJECTS_DIR": str(settings.PROJECTS_DIR),
         "SSH_KEYS_DIR": str(settings.SSH_KEYS_DIR),
         "SSH_KNOWN_HOSTS": str(settings.SSH_KNOWN_HOSTS),
         "PYTHONUNBUFFERED": "1",

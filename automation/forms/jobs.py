@@ -4,13 +4,14 @@ from django import forms
 
 from accounts.models import User
 from automation.models import Job, Playbook
+from automation.selectors.playbooks import launchable_playbooks
 from automation.services.jobs import may_run_locally, parse_extra_vars
 from core.forms import DateRangeMixin, TimeCursorField, ascii_int
 from inventory.models import Server
 
 
 class JobLaunchForm(forms.Form):
-    playbook = forms.ModelChoiceField(queryset=Playbook.objects.filter(is_active=True))
+    playbook = forms.ModelChoiceField(queryset=launchable_playbooks())
     server = forms.ModelChoiceField(queryset=Server.objects.filter(is_active=True))
     extra_vars = forms.CharField(
         required=False,

@@ -8,18 +8,21 @@ from accounts.models import User
 from automation.models import PlaybookVersion
 from automation.selectors.playbooks import playbook_name_taken
 from automation.storage import sha256_text
-from automation.validation import decode_upload, validate_playbook
+from automation.validation import (
+    decode_upload,
+    normalise_line_endings,
+    playbook_warnings,
+    validate_playbook,
+)
 from core.forms import MAX_ID, DateRangeMixin
 
 ALLOWED_SUFFIXES = (".yml", ".yaml")
 
 
-def normalise(text):
-    """Line endings as \\n and tabs (invalid YAML indentation) as two spaces."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").expandtabs(2)
-
-
 class PlaybookMetaMixin:
+    # What the checks found worth saying after a save (missing files); set by clean_*.
+    warnings: list[str] = []
+
     def clean_name(self):
         name = " ".join(self.cleaned_data["name"].split())
         if not name:
@@ -62,8 +65,9 @@ class PlaybookForm(PlaybookMetaMixin, forms.Form):
         return cls(data, initial=initial, instance_pk=playbook.pk)
 
     def clean_content(self):
-        text = normalise(self.cleaned_data["content"])
+        text = normalise_line_endings(self.cleaned_data["content"])
         validate_playbook(text)
+        self.warnings = playbook_warnings(text)
         return text
 
 
@@ -90,14 +94,16 @@ class PlaybookUploadForm(PlaybookMetaMixin, forms.Form):
             )
         if upload.size == 0:
             raise ValidationError("The file is empty.")
-        text = normalise(decode_upload(upload.read()))
+        text = normalise_line_endings(decode_upload(upload.read()))
         validate_playbook(text)
+        self.warnings = playbook_warnings(text)
         return text
 
 
 class PlaybookReplaceForm(forms.Form):
     """Replace the content of an existing playbook with an uploaded file."""
 
+    warnings: list[str] = []
     file = forms.FileField(max_length=255, allow_empty_file=True)
     base_sha256 = forms.CharField(required=False, widget=forms.HiddenInput, max_length=64)
     clean_file = PlaybookUploadForm.clean_file

@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='playbook',
-            constraint=models.UniqueConstraint(condition=models.Q(('project__isnull', False)), fields=('project', 'path'), name='uniq_playbooks_project_path'),
+            constraint=models.UniqueConstraint(fields=('project', 'path'), name='uniq_playbooks_project_path'),
         ),
         migrations.AddField(
             model_name='projectsnapshot',

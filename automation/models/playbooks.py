@@ -43,11 +43,9 @@ class Playbook(AuditedMixin, models.Model):
         db_table = "playbooks"
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "path"],
-                condition=models.Q(project__isnull=False),
-                name="uniq_playbooks_project_path",
-            ),
+            # Single-file playbooks have no project (NULL: never equal), so this binds only a
+            # project's own paths.
+            models.UniqueConstraint(fields=["project", "path"], name="uniq_playbooks_project_path"),
         ]
 
     def __str__(self):

@@ -3,7 +3,7 @@ beside them (roles, templates, vars files, plugins, ansible.cfg) and the Galaxy 
 they name.
 
 A sync turns the project's source into a **snapshot**: a read-only directory under
-``DATA_DIR/projects/<project id>/snapshots/<revision>`` holding the files at one revision
+``PROJECTS_DIR/<project id>/snapshots/<revision>`` holding the files at one revision
 (a commit SHA, or an archive's sha256) and the roles and collections its requirements files
 install. Snapshots never change once complete; a job runs inside one, and a relaunch runs in
 the same one again.
@@ -23,7 +23,7 @@ from auditing.services import audit_record, jsonable
 
 
 def projects_root() -> Path:
-    return Path(settings.DATA_DIR) / "projects"
+    return Path(settings.PROJECTS_DIR)
 
 
 class Project(AuditedMixin, models.Model):
@@ -237,7 +237,14 @@ class ProjectSync(AuditedMixin, models.Model):
                 self.status = to
                 for name, value in fields.items():
                     setattr(self, name, value)
-                after = {"status": to, **fields}
+                # Foreign keys as their ids, as values() read them.
+                after = {
+                    "status": to,
+                    **{
+                        name: value.pk if isinstance(value, models.Model) else value
+                        for name, value in fields.items()
+                    },
+                }
                 changes = {
                     name: [jsonable((before or {}).get(name)), jsonable(value)]
                     for name, value in after.items()

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from automation import storage
 from automation.models import Job, JobLog
-from automation.runner import sandbox
+from automation.runner import sandbox, sources
 from automation.runner.callback import (
     LogWriter,
     RunState,
@@ -34,7 +34,7 @@ from automation.runner.callback import (
     stop_now,
     strip_ansi,
 )
-from automation.runner.prepare import environment, prepare
+from automation.runner.prepare import environment, prepare, project_playbook
 from automation.runner.retry import DB_ERRORS
 from automation.runner.stream import console_stream
 from inventory.ssh import host_entry, known_hosts_adopt
@@ -60,11 +60,16 @@ STAT_KEYS = {
 }
 
 
-def _confine(runner, root):
+def _confine(runner, root, snapshot=None):
     """Put the command the runner built into the sandbox, with a clean environment, and give
-    the job's directory to the account it runs as."""
+    the job's directory to the account it runs as. A project's snapshot is mounted read-only."""
     config = runner.config
-    config.command = sandbox.wrap(config.command, workdir=root, cwd=Path(config.cwd))
+    config.command = sandbox.wrap(
+        config.command,
+        workdir=root,
+        cwd=Path(config.cwd),
+        readonly=[snapshot] if snapshot else (),
+    )
     config.env = sandbox.environment(config.env, workdir=root)
     # The runner creates these as the worker on start; the event callback inside the sandbox
     # writes into job_events, so they must exist and belong to the run-as account first.
@@ -95,11 +100,18 @@ def execute(job):
             lambda: Job.objects.filter(pk=job.pk).update(playbook_sha256=job.playbook_sha256),
             seconds=settings.JOB_DB_RETRY_SECONDS,
         )
+        snapshot, playbook, envvars = None, "playbook.yml", environment(root)
+        if job.project_snapshot_id:
+            # As `ansible-playbook <path>` run from the root of the checkout: the project's
+            # ansible.cfg, roles, collections and plugin folders apply.
+            snapshot, playbook = project_playbook(job)
+            envvars |= sources.run_environment(snapshot)
         runner = init_runner(
             private_data_dir=str(root),
-            playbook="playbook.yml",
+            project_dir=str(snapshot) if snapshot else None,
+            playbook=playbook,
             inventory=str(root / "inventory" / "hosts.yml"),
-            envvars=environment(root),
+            envvars=envvars,
             cmdline="--check --diff" if job.check_mode else None,
             event_handler=lambda event: on_event(event, writer, state),
             cancel_callback=lambda: should_cancel(job, writer, state),
@@ -111,7 +123,7 @@ def execute(job):
             },
             quiet=True,
         )
-        _confine(runner, root)
+        _confine(runner, root, snapshot)
         with console_stream(writer, Path(runner.config.artifact_dir) / "job_events"):
             runner.run()
         status, fields = _result(job, runner, writer, state)

@@ -69,15 +69,38 @@ def _copy_ssh_files(server, root):
     return key, known_hosts
 
 
+def project_playbook(job):
+    """(snapshot directory, playbook path) of a project job, checked: the snapshot is on disk
+    and the playbook is a file inside it. Raises ValidationError otherwise."""
+    snapshot = job.project_snapshot
+    if not snapshot.on_disk:
+        raise ValidationError(
+            f"revision {snapshot.short_revision} of project {snapshot.project.name} is no "
+            "longer on disk (pruned); run the latest revision or sync this one again"
+        )
+    root = snapshot.absolute_path.resolve()
+    playbook = (root / job.playbook_path).resolve()
+    if not playbook.is_relative_to(root) or not playbook.is_file():
+        raise ValidationError(
+            f"{job.playbook_path} is not a file of revision {snapshot.short_revision}"
+        )
+    return root, job.playbook_path
+
+
 def prepare(job, root):
-    """Write the private data dir: playbook snapshot, inventory, extra vars (as a file).
-    Raises ValidationError (the job fails with "Cannot run: ...") when the playbook's file is
-    missing: it must not run as an empty playbook."""
-    if missing := job.playbook.missing_file_message:
-        raise ValidationError(missing)
-    content = job.playbook.read_content()
+    """Write the private data dir: the playbook (a copy of a single-file playbook; a project
+    playbook runs in its read-only snapshot), inventory, extra vars (as a file). Returns the
+    playbook's text. Raises ValidationError (the job fails with "Cannot run: ...") when the
+    playbook's file is missing: it must not run as an empty playbook."""
     (root / "project").mkdir(parents=True)
-    (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
+    if job.project_snapshot_id:
+        snapshot_dir, path = project_playbook(job)
+        content = (snapshot_dir / path).read_text(encoding="utf-8", errors="replace")
+    else:
+        if missing := job.playbook.missing_file_message:
+            raise ValidationError(missing)
+        content = job.playbook.read_content()
+        (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
     (root / "inventory").mkdir()
     (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server, root)))
     (root / "env").mkdir()

@@ -140,6 +140,7 @@ def hidden_paths() -> list[Path]:
         settings.BASE_DIR,
         settings.DATA_DIR,
         settings.PLAYBOOKS_DIR,
+        settings.PROJECTS_DIR,
         settings.SSH_KEYS_DIR,
         settings.SSH_KNOWN_HOSTS,
         Path(f"{settings.SSH_KNOWN_HOSTS}.lock"),
@@ -170,9 +171,16 @@ def _inside(path: Path, roots: Iterable[Path]) -> Path | None:
 
 
 def bwrap_arguments(
-    *, workdir: Path, home: Path | None, readonly: Sequence[Path] = ()
+    *,
+    workdir: Path,
+    home: Path | None,
+    readonly: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
 ) -> list[str]:
-    """The bubblewrap options for one run: mounts, namespaces, lifetime."""
+    """The bubblewrap options for one run: mounts, namespaces, lifetime. ``readonly`` paths
+    hidden above are shown again read-only; ``writable`` paths are bound read-write wherever
+    they are (after the read-only ones, so a writable directory may sit inside a read-only
+    one)."""
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     args += ["--perms", "01777", "--tmpfs", "/dev/shm"]  # noqa: S108 - a private tmpfs
     covered: list[Path] = []
@@ -200,6 +208,8 @@ def bwrap_arguments(
     for path in python_paths() + [Path(os.path.realpath(p)) for p in readonly]:
         if _inside(path, covered) and path.exists():
             args += mount_point(path) + ["--ro-bind", str(path), str(path)]
+    for path in [Path(os.path.realpath(p)) for p in writable]:
+        args += mount_point(path) + ["--bind", str(path), str(path)]
     args += mount_point(workdir) + ["--bind", str(workdir), str(workdir)]
     if home is not None and home != workdir / "home":
         home_dir = workdir / "home"
@@ -223,9 +233,12 @@ def wrap(
     workdir: Path,
     cwd: Path | None = None,
     readonly: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
 ) -> list[str]:
     """``command`` as it runs in the sandbox, started in ``cwd`` (default ``workdir``), with
-    stdin from /dev/null so nothing can wait for input."""
+    stdin from /dev/null so nothing can wait for input. ``readonly`` and ``writable``: more
+    paths it sees (see bwrap_arguments); the run-as account needs the rights to write the
+    writable ones (hand_over)."""
     # The shell changes directory once it runs as the run-as account (bwrap itself has no
     # right to enter a directory that account owns with mode 0700).
     start = [
@@ -240,7 +253,10 @@ def wrap(
         # the worker process dies (its forked workers may outlive it: development only).
         return [SETPRIV, "--pdeathsig", "KILL", "--", *start] if shutil.which(SETPRIV) else start
     account = run_as()
-    args = [BWRAP, *bwrap_arguments(workdir=workdir, home=account.home, readonly=readonly)]
+    args = [
+        BWRAP,
+        *bwrap_arguments(workdir=workdir, home=account.home, readonly=readonly, writable=writable),
+    ]
     if account.uid is None:
         return [*args, "--", *start]
     # bwrap runs as root to set up the mounts; the command drops to RUNNER_USER with no
@@ -261,12 +277,14 @@ def wrap(
     return [*args, "--", *drop, *start]
 
 
-def environment(base: Mapping[str, str], *, workdir: Path) -> dict[str, str]:
-    """The clean environment: PATH, HOME, locale, Ansible's and the runner's own variables."""
+def environment(
+    base: Mapping[str, str], *, workdir: Path, allow: Iterable[str] = ()
+) -> dict[str, str]:
+    """The clean environment: PATH, HOME, locale, Ansible's and the runner's own variables,
+    and the variables of ``base`` named in ``allow`` (e.g. git's GIT_SSH_COMMAND)."""
+    allowed = set(RUNNER_VARIABLES) | set(allow)
     env = {
-        key: value
-        for key, value in base.items()
-        if key.startswith("ANSIBLE_") or key in RUNNER_VARIABLES
+        key: value for key, value in base.items() if key.startswith("ANSIBLE_") or key in allowed
     }
     account_home = None
     with contextlib.suppress(SandboxUnavailable):  # check() reports it; the run never starts

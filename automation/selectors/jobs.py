@@ -64,7 +64,25 @@ def job_list(
 def job_get(*, job_id: UUID) -> Job:
     """The job with what its header shows (playbook, server, user); 404 when there is none."""
     return get_object_or_404(
-        Job.objects.select_related("playbook", "server", "user"), job_id=job_id
+        Job.objects.select_related(
+            "playbook", "playbook__project", "project_snapshot", "server", "user"
+        ),
+        job_id=job_id,
+    )
+
+
+def job_previous_revision(*, job: Job) -> Job | None:
+    """The latest earlier run of the same project playbook at another revision: what the job
+    page compares this run's revision with."""
+    if job.project_snapshot_id is None:
+        return None
+    return (
+        Job.objects.filter(playbook_id=job.playbook_id, created_at__lt=job.created_at)
+        .exclude(project_snapshot_id=job.project_snapshot_id)
+        .exclude(project_snapshot=None)
+        .select_related("project_snapshot")
+        .order_by("-created_at")
+        .first()
     )
 
 

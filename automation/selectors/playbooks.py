@@ -125,3 +125,11 @@ def playbook_version_diff(
         to=to,
         choices=playbook_versions(playbook_id=playbook_id)[:DIFF_CHOICES],
     )
+
+
+def launchable_playbooks() -> QuerySet[Playbook]:
+    """Playbooks the launch form offers: single-file ones, and those of active projects that
+    have a current snapshot."""
+    return Playbook.objects.filter(is_active=True).filter(
+        Q(project=None) | Q(project__is_active=True, project__current_snapshot__isnull=False)
+    )

@@ -24,7 +24,7 @@ from django_q.tasks import async_task
 from accounts.models import User
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
-from automation.models import Job, Playbook, WorkerHeartbeat
+from automation.models import Job, Playbook, ProjectSnapshot, WorkerHeartbeat
 from automation.runner import sandbox
 from inventory.models import Server
 
@@ -191,10 +191,14 @@ def job_launch(
     extra_vars: dict[str, Any] | None = None,
     check_mode: bool = False,
     relaunched_from: Job | None = None,
+    snapshot: ProjectSnapshot | None = None,
 ) -> Job:
-    """Create a pending job and enqueue its run once the row is committed."""
+    """Create a pending job and enqueue its run once the row is committed. A project
+    playbook runs in ``snapshot`` (a relaunch's) or else its project's current one."""
     if not playbook.is_active:
         raise ValidationError(f"Playbook {playbook.name} is deleted and cannot run.")
+    if playbook.in_project:
+        snapshot = _snapshot_for(playbook, snapshot)
     if not server.is_active:
         raise ValidationError(f"Server {server.hostname} is inactive and cannot run jobs.")
     if server.is_local and not may_run_locally(user):
@@ -211,9 +215,35 @@ def job_launch(
             extra_vars=extra_vars,
             check_mode=check_mode,
             relaunched_from=relaunched_from,
+            project_snapshot=snapshot if playbook.in_project else None,
+            playbook_path=playbook.path if playbook.in_project else "",
         )
         transaction.on_commit(lambda: _enqueue(job))
     return job
+
+
+def _snapshot_for(playbook: Playbook, snapshot: ProjectSnapshot | None) -> ProjectSnapshot:
+    """The snapshot a project playbook runs in, checked: on disk, holding the playbook."""
+    project = playbook.project
+    assert project is not None  # a project playbook
+    if not project.is_active:
+        raise ValidationError(f"Project {project.name} is deleted; its playbooks cannot run.")
+    snapshot = snapshot or project.current_snapshot
+    if snapshot is None:
+        raise ValidationError(
+            f"Project {project.name} has no synced revision yet: sync it, then launch."
+        )
+    if not snapshot.on_disk:
+        raise ValidationError(
+            f"Revision {snapshot.short_revision} of project {project.name} is no longer on disk "
+            "(pruned). Run the latest revision instead, or sync that revision again."
+        )
+    if playbook.path not in snapshot.playbooks:
+        raise ValidationError(
+            f"Revision {snapshot.short_revision} of project {project.name} has no playbook "
+            f"{playbook.path}."
+        )
+    return snapshot
 
 
 def _enqueue(job: Job) -> None:
@@ -258,8 +288,9 @@ def job_cancel(*, job: Job, user: User) -> bool:
     return job.request_cancel(user=user)  # writes the CANCEL row with its change
 
 
-def job_relaunch(*, job: Job, user: User) -> Job:
-    """A new job with the same playbook, server, extra vars and check mode."""
+def job_relaunch(*, job: Job, user: User, latest: bool = False) -> Job:
+    """A new job with the same playbook, server, extra vars and check mode; a project
+    playbook runs at the same revision, or at the project's current one when ``latest``."""
     return job_launch(
         playbook=job.playbook,
         server=job.server,
@@ -267,6 +298,7 @@ def job_relaunch(*, job: Job, user: User) -> Job:
         extra_vars=job.extra_vars,
         check_mode=job.check_mode,
         relaunched_from=job,
+        snapshot=None if latest else job.project_snapshot,
     )
 
 
@@ -280,8 +312,8 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _lost_reason(job: Job, alive: set[str], host: str, deadline: datetime) -> str:
-    """Why ``job`` has no live worker ('' when it may still have one)."""
+def lost_reason(job: Job | Any, alive: set[str], host: str, deadline: datetime) -> str:
+    """Why ``job`` (or a project sync) has no live worker ('' when it may still have one)."""
     parts = job.worker.split(":")
     if len(parts) == 3 and parts[0] == host and parts[1].isdigit() and not pid_alive(int(parts[1])):
         # On this machine a dead process is certain at once; elsewhere, silence decides.
@@ -324,7 +356,7 @@ def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     host = socket.gethostname()
     reaped = []
     for job in running:
-        reason = _lost_reason(job, alive, host, deadline)
+        reason = lost_reason(job, alive, host, deadline)
         # The transition writes the UPDATE row (the system's: no user).
         if reason and job.finish(
             Job.Status.FAILED, error_message=f"worker lost: {reason}", audit_user=NO_USER

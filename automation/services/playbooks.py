@@ -9,6 +9,7 @@ half-written file.
 import difflib
 
 import yaml
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -16,6 +17,7 @@ from auditing.context import current_actor
 from automation import storage
 from automation.models import Playbook, PlaybookVersion
 from automation.storage import sha256_text
+from automation.validation import load_yaml
 
 Action = PlaybookVersion.Action
 
@@ -50,10 +52,11 @@ def _name_taken(name: str, *, exclude_pk: int | None = None) -> NameTaken | None
 
 
 def task_names(text: str) -> list[str]:
-    """Names of the tasks, handlers and blocks in a playbook's text (empty if unparsable)."""
+    """Names of the tasks, handlers and blocks in a playbook's text (empty if unparsable),
+    read as the save-time check reads it (Ansible's tags such as ``!vault`` included)."""
     try:
-        plays = yaml.safe_load(text)
-    except yaml.YAMLError:
+        plays = load_yaml(text)
+    except (yaml.YAMLError, ValidationError, RecursionError):
         return []
     names = []
 

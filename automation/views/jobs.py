@@ -16,6 +16,7 @@ from automation.selectors.jobs import (
     job_console_text,
     job_get,
     job_list,
+    job_previous_revision,
 )
 from automation.services.jobs import job_cancel, job_launch, job_relaunch
 from core.forms import ascii_int
@@ -63,6 +64,7 @@ def job_detail(request, job_id):
         "job": job,
         "lines": window,
         "extra_vars": mask_secrets(job.extra_vars),
+        "previous_revision": job_previous_revision(job=job),
         "first_line": window[0].line_number if window else 0,
         "first_error_from": max(1, (job.first_error_line or 1) - 20),
         # A window opened at ?from= may have lines after it: fetch them once it is shown.
@@ -118,7 +120,7 @@ def job_cancel_view(request, job_id):
 def job_relaunch_view(request, job_id):
     job = job_get(job_id=job_id)
     try:
-        new = job_relaunch(job=job, user=request.user)
+        new = job_relaunch(job=job, user=request.user, latest=request.POST.get("latest") == "1")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect_after_post(request, job.get_absolute_url())

@@ -39,6 +39,14 @@ from core.access import admin_required
 CHOOSE_AGAIN = "Choose the file again once the disk can take it."
 
 
+def _saved(request, form, message):
+    """Say that a save worked, then what the checks found worth knowing (missing files):
+    warnings never stop a save."""
+    messages.success(request, message)
+    for warning in form.warnings:
+        messages.warning(request, warning)
+
+
 def playbook_list_view(request):
     q = request.GET.get("q", "").strip()[:255]
     state = request.GET.get("state", "active")
@@ -63,7 +71,7 @@ def playbook_new(request):
         except NotSaved as exc:
             form.add_error(None, f"{exc} Your text is kept below.")
         else:
-            messages.success(request, f"Playbook {playbook.name} created.")
+            _saved(request, form, f"Playbook {playbook.name} created.")
             return redirect(playbook)
     return render(request, "automation/playbook_form.html", {"form": form})
 
@@ -86,7 +94,7 @@ def playbook_upload(request):
         except NotSaved as exc:
             form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
-            messages.success(request, f"Playbook {playbook.name} uploaded.")
+            _saved(request, form, f"Playbook {playbook.name} uploaded.")
             return redirect(playbook)
     return render(request, "automation/playbook_upload.html", {"form": form})
 
@@ -101,10 +109,26 @@ def playbook_detail(request, pk):
         "lines": len(content.splitlines()),
         "missing_file": playbook.missing_file_message,
     }
+    if playbook.in_project:
+        context["snapshot"] = playbook.project.current_snapshot
     return render(request, "automation/playbook_detail.html", context)
 
 
+def _in_project_or_none(request, playbook):
+    """A project playbook changes in its repository (or archive), then a sync: not here."""
+    if playbook.in_project:
+        messages.error(
+            request,
+            f"Playbook {playbook.name} comes from project {playbook.project.name}: change it "
+            "in the project's source, then sync the project.",
+        )
+        return redirect(playbook)
+    return None
+
+
 def _active_or_redirect(request, playbook):
+    if response := _in_project_or_none(request, playbook):
+        return response
     if not playbook.is_active:
         messages.error(request, f"Playbook {playbook.name} is deleted: undelete it first.")
         return redirect(playbook)
@@ -136,7 +160,7 @@ def playbook_edit(request, pk):
         except NotSaved as exc:
             form.add_error(None, f"{exc} Your text is kept below.")
         else:
-            messages.success(request, f"Playbook {data['name']} saved.")
+            _saved(request, form, f"Playbook {data['name']} saved.")
             return redirect(playbook)
     context = {"form": form, "playbook": playbook, "conflict": conflict}
     return render(request, "automation/playbook_form.html", context)
@@ -193,7 +217,7 @@ def playbook_replace(request, pk):
         except NotSaved as exc:
             form.add_error(None, f"{exc} {CHOOSE_AGAIN}")
         else:
-            messages.success(request, f"Playbook {playbook.name} replaced.")
+            _saved(request, form, f"Playbook {playbook.name} replaced.")
             return redirect(playbook)
     context = {"form": form, "playbook": playbook}
     return render(request, "automation/playbook_upload.html", context)
@@ -202,6 +226,8 @@ def playbook_replace(request, pk):
 @admin_required
 def playbook_delete(request, pk):
     playbook = playbook_get(pk=pk)
+    if response := _in_project_or_none(request, playbook):
+        return response
     if request.method != "POST":
         return render(request, "automation/playbook_confirm_delete.html", {"playbook": playbook})
     playbook_set_active(playbook=playbook, user=request.user, active=False)
@@ -214,7 +240,10 @@ def playbook_delete(request, pk):
 @admin_required
 @require_POST
 def playbook_undelete(request, pk):
-    playbook = playbook_set_active(playbook=playbook_get(pk=pk), user=request.user, active=True)
+    playbook = playbook_get(pk=pk)
+    if response := _in_project_or_none(request, playbook):
+        return response
+    playbook = playbook_set_active(playbook=playbook, user=request.user, active=True)
     messages.success(request, f"Playbook {playbook.name} undeleted.")
     return redirect(playbook)
 

@@ -286,7 +286,7 @@ def test_a_management_command_is_recorded_as_the_system(capsys):
     call_command("seed_demo")
     created = rows(action=A.CREATE)
     kinds = sorted(row.resource_type for row in created)
-    assert kinds == ["playbook", "playbook", "server", "user"]
+    assert kinds == ["playbook", "playbook", "project", "server", "user"]
     assert all(row.user is None and row.details["source"] == "command" for row in created)
     assert not rows(action=A.PASSWORD_CHANGE)
 

@@ -56,10 +56,17 @@ def test_admin_creates_a_playbook_stored_under_a_generated_name(as_admin, admin,
     assert entry.ip_address == "127.0.0.1"
 
 
-def test_tabs_become_spaces_and_crlf_becomes_lf(as_admin):
-    create(as_admin, content=GOOD.replace("\n", "\r\n").replace("    - name", "\t\t- name"))
-    content = Playbook.objects.get().read_content()
-    assert "\t" not in content and "\r" not in content
+def test_tab_indentation_is_refused_with_a_hint_not_rewritten(as_admin):
+    # Tabs used to become two spaces, which also changed tabs inside literal blocks; YAML
+    # forbids tab indentation, so say so (test_playbook_text.py: tabs elsewhere are kept).
+    response = create(as_admin, content=GOOD.replace("    - name", "\t\t- name"))
+    assert "YAML indents with spaces" in response.content.decode()
+    assert not Playbook.objects.exists()
+
+
+def test_crlf_becomes_lf(as_admin):
+    create(as_admin, content=GOOD.replace("\n", "\r\n"))
+    assert Playbook.objects.get().read_content() == GOOD
 
 
 @pytest.mark.parametrize(

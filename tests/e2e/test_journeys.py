@@ -209,3 +209,55 @@ def test_a_user_sees_no_admin_actions_and_is_refused_their_urls(
     shot("forbidden")
     page.goto(f"{live_server.url}/admin/")
     expect(page).to_have_url(re.compile(r"/admin/login/"))
+
+
+def test_add_a_git_project_sync_it_and_run_one_of_its_playbooks(
+    page, live_server, login, super_admin, qcluster, local_target, shot, tmp_path
+):
+    """Projects -> New project (a Git repository on disk) -> the sync's live log -> launch one
+    of its playbooks -> the job page names the revision it ran."""
+    import subprocess
+
+    work = tmp_path / "site"
+    (work / "roles" / "hello" / "tasks").mkdir(parents=True)
+    (work / "roles" / "hello" / "tasks" / "main.yml").write_text(
+        "- ansible.builtin.debug:\n    msg: hello from the project role\n"
+    )
+    (work / "site.yml").write_text(
+        "- hosts: all\n  gather_facts: false\n  roles:\n    - hello\n"
+    )
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["-c", "user.email=t@example.test", "-c", "user.name=T", "add", "-A"],
+        ["-c", "user.email=t@example.test", "-c", "user.name=T", "commit", "-q", "-m", "one"],
+    ):
+        subprocess.run(["git", *args], cwd=work, check=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=work, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    login(super_admin)
+    page.goto(f"{live_server.url}/projects/")
+    page.click("text=New project")
+    page.fill("#id_name", "Site")
+    page.check("input[name=kind][value=git]")
+    page.fill("#id_url", str(work))
+    page.fill("#id_ref", "main")
+    shot("new-project")
+    page.click("button:has-text('Save')")
+    expect(page.locator("h1")).to_have_text("Site")
+    page.click("#sync-button")
+    expect(page.locator("#sync-status")).to_have_text("success", timeout=60_000)
+    expect(page.locator("#console")).to_contain_text("Playbooks found: 1")
+    shot("synced")
+    page.click("text=Site")
+    expect(page.locator("#current-revision")).to_contain_text(head[:12])
+    page.click("#project-playbooks >> text=Run")
+    page.select_option("#id_server", str(local_target.pk))
+    page.click("text=Launch")
+    expect(page.locator("#console")).to_contain_text("hello from the project role", timeout=60_000)
+    expect(page.locator("#job-status")).to_have_text("Success", timeout=30_000)
+    expect(page.locator("#job-revision")).to_have_text(head[:12])
+    shot("job-at-revision")
+    page.click("#job-revision")
+    expect(page.locator("#revision")).to_have_text(head)
+    expect(page.locator("#files")).to_contain_text("roles/hello/tasks/main.yml")

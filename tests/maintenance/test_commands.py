@@ -76,6 +76,7 @@ def test_schedules_call_the_management_commands_with_the_required_cadence():
         "('reap_jobs',)": (Schedule.MINUTES, 1, FUNC, -1),
         "('refresh_audit_stats',)": (Schedule.MINUTES, 1, FUNC, -1),
         "('clearsessions',)": (Schedule.DAILY, None, FUNC, -1),
+        "('prune_snapshots',)": (Schedule.DAILY, None, FUNC, -1),
     }
     assert FUNC == "django.core.management.call_command"
 

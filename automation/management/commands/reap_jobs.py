@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from automation.services.jobs import jobs_reap, jobs_requeue_stale_pending
+from automation.services.projects import syncs_reap
 
 
 class Command(BaseCommand):
@@ -21,3 +22,5 @@ class Command(BaseCommand):
         for job, outcome in swept:
             self.stdout.write(f"Pending job {job.job_id}: {outcome}")
         self.stdout.write(f"Done. Looked after {len(swept)} stale pending jobs.")
+        for sync in syncs_reap():
+            self.stdout.write(f"Failed sync {sync.sync_id}: {sync.error_message}")

@@ -1,16 +1,21 @@
-"""Create the demo admin, a localhost server and two sample playbooks (idempotent)."""
+"""Create the demo admin, a localhost server, two sample playbooks and a demo project
+(idempotent)."""
 
 import getpass
+import io
 import os
 import secrets
+import tarfile
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
 from auditing.context import audit_context
-from automation.models import Playbook
+from automation.models import Playbook, Project
 from automation.services.playbooks import playbook_create
+from automation.services.projects import project_create
 from inventory.models import Server
 
 PING_PLAYBOOK = """\
@@ -46,6 +51,45 @@ DISK_PLAYBOOK = """\
         var: df.stdout_lines
 """
 
+# A small project with a role, a vars file and a template: uploaded as an archive, so it needs
+# no network and no Git server.
+DEMO_PROJECT = {
+    "site.yml": """\
+- name: Demo project
+  hosts: all
+  gather_facts: false
+  vars_files:
+    - vars/main.yml
+  roles:
+    - motd
+""",
+    "vars/main.yml": "team: operations\n",
+    "roles/motd/tasks/main.yml": """\
+- name: Render the message of the day into the run's home
+  ansible.builtin.template:
+    src: motd.j2
+    dest: "{{ lookup('env', 'HOME') }}/motd"
+    mode: "0644"
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ lookup('file', lookup('env', 'HOME') + '/motd') }}"
+""",
+    "roles/motd/templates/motd.j2": "Welcome to {{ inventory_hostname }}, run by {{ team }}.\n",
+}
+
+
+def demo_archive():
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in DEMO_PROJECT.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"demo-project/{name}")
+            info.size, info.mode = len(data), 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return SimpleUploadedFile("demo-project.tar.gz", buffer.getvalue())
+
+
 DEMO_PLAYBOOKS = [
     ("Ping and kernel version", "Checks the connection and prints the kernel.", PING_PLAYBOOK),
     ("Disk usage report", "Prints df for the root filesystem.", DISK_PLAYBOOK),
@@ -56,7 +100,8 @@ class Command(BaseCommand):
     help = (
         "Create the demo data a first run needs: a super_admin 'admin' (password from "
         "DEMO_ADMIN_PASSWORD, or generated and printed once), a 'localhost' server that runs "
-        "with Ansible's local connection, and two sample playbooks. Safe to run again."
+        "with Ansible's local connection, two sample playbooks and a demo project (an archive "
+        "with a role; its first sync runs on the worker). Safe to run again."
     )
 
     def handle(self, *args, **options):
@@ -67,6 +112,16 @@ class Command(BaseCommand):
                 if not Playbook.objects.filter(name=name).exists():
                     playbook_create(name=name, description=description, content=content, user=None)
                     self.stdout.write(f"Created playbook {name!r}.")
+            if not Project.objects.filter(name="Demo project").exists():
+                admin = User.objects.get(username="admin")
+                project_create(
+                    user=admin,
+                    name="Demo project",
+                    description="A role, a vars file and a template, from an archive.",
+                    kind=Project.Kind.ARCHIVE,
+                    archive=demo_archive(),
+                )
+                self.stdout.write("Created project 'Demo project' (syncs on the worker).")
 
     def _admin(self):
         if User.objects.filter(username="admin").exists():
