@@ -32,9 +32,14 @@ def unsafe_yaml(value):
 
 
 def build_inventory(server, root):
-    """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin). An SSH
-    server's key and the known host keys are copied into the job's directory: the sandbox
-    shows the run nothing else of the app."""
+    """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin)."""
+    return {"all": {"hosts": {server.hostname: host_connection_vars(server, root)}}}
+
+
+def host_connection_vars(server, root):
+    """How Ansible reaches ``server``: its host variables. An SSH server's key and the known
+    host keys are copied into the job's directory: the sandbox shows the run nothing else of
+    the app."""
     if server.is_local:
         host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     else:
@@ -50,7 +55,7 @@ def build_inventory(server, root):
             ),
             "ansible_python_interpreter": "auto_silent",
         }
-    return {"all": {"hosts": {server.hostname: host_vars}}}
+    return host_vars
 
 
 def _copy_ssh_files(server, root):
