@@ -2,6 +2,7 @@
 sshd. Each journey ends on the audit page where its actions must show."""
 
 import re
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -216,8 +217,6 @@ def test_add_a_git_project_sync_it_and_run_one_of_its_playbooks(
 ):
     """Projects -> New project (a Git repository on disk) -> the sync's live log -> launch one
     of its playbooks -> the job page names the revision it ran."""
-    import subprocess
-
     work = tmp_path / "site"
     (work / "roles" / "hello" / "tasks").mkdir(parents=True)
     (work / "roles" / "hello" / "tasks" / "main.yml").write_text(
