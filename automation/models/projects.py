@@ -20,6 +20,7 @@ from django.utils import timezone
 from auditing.mixins import AuditedMixin
 from auditing.models import AuditLog
 from auditing.services import audit_record, jsonable
+from automation.models.jobs import Job
 
 
 def projects_root() -> Path:
@@ -144,21 +145,11 @@ class ProjectSnapshot(models.Model):
 
 class ProjectSync(AuditedMixin, models.Model):
     """One sync of a project: fetch its source and make (or reuse) the snapshot of the revision
-    it names. Runs on a worker like a job: pending -> running -> success|failed|cancelled."""
+    it names. Runs on a worker like a job, with a job's life cycle: pending -> running ->
+    success|failed|cancelled, or pending -> cancelled|failed."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCESS = "success", "Success"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    FINISHED = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
-    LIVE = (Status.PENDING, Status.RUNNING)
-    ALLOWED = {
-        Status.PENDING: {Status.RUNNING, Status.CANCELLED, Status.FAILED},
-        Status.RUNNING: {Status.SUCCESS, Status.FAILED, Status.CANCELLED},
-    }
+    Status = Job.Status
+    FINISHED, LIVE, ALLOWED = Job.FINISHED, Job.LIVE, Job.ALLOWED
 
     sync_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="syncs")

@@ -330,6 +330,22 @@ def lost_reason(job: Job | Any, alive: set[str], host: str, deadline: datetime) 
     return ""
 
 
+def lost_runs(running: list[Any], *, now: datetime) -> list[tuple[Any, str]]:
+    """The runs among ``running`` (jobs or project syncs, status running) that have no live
+    worker, each with why: silent for WORKER_LOST_SECONDS, a dead process on this host, or
+    past JOB_TIMEOUT + grace."""
+    deadline = now - timedelta(seconds=settings.JOB_TIMEOUT) - REAP_GRACE
+    seen_since = now - timedelta(seconds=settings.WORKER_LOST_SECONDS)
+    alive = set(
+        WorkerHeartbeat.objects.filter(
+            name__in={run.worker for run in running}, last_seen__gte=seen_since
+        ).values_list("name", flat=True)
+    )
+    host = socket.gethostname()
+    found = [(run, lost_reason(run, alive, host, deadline)) for run in running]
+    return [(run, reason) for run, reason in found if reason]
+
+
 def job_directories(job: Job) -> list[Path]:
     """The job's private data directories on this machine (the runner makes one per run)."""
     return sorted(Path(tempfile.gettempdir()).glob(f"job-{job.job_id}-*"))
@@ -341,24 +357,15 @@ def jobs_reap(*, now: datetime | None = None) -> list[Job]:
     directories on this machine go with them; their sandboxes died with their worker. Returns
     the reaped jobs."""
     now = now or timezone.now()
-    deadline = now - timedelta(seconds=settings.JOB_TIMEOUT) - REAP_GRACE
     running = list(
         Job.objects.filter(status=Job.Status.RUNNING).only(
             "id", "job_id", "status", "worker", "started_at", "stats"
         )
     )
-    seen_since = now - timedelta(seconds=settings.WORKER_LOST_SECONDS)
-    alive = set(
-        WorkerHeartbeat.objects.filter(
-            name__in={job.worker for job in running}, last_seen__gte=seen_since
-        ).values_list("name", flat=True)
-    )
-    host = socket.gethostname()
     reaped = []
-    for job in running:
-        reason = lost_reason(job, alive, host, deadline)
+    for job, reason in lost_runs(running, now=now):
         # The transition writes the UPDATE row (the system's: no user).
-        if reason and job.finish(
+        if job.finish(
             Job.Status.FAILED, error_message=f"worker lost: {reason}", audit_user=NO_USER
         ):
             for directory in job_directories(job):

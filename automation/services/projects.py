@@ -8,7 +8,6 @@ process, the worker and the maintenance schedule share.
 import contextlib
 import hashlib
 import re
-import socket
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,11 +26,10 @@ from automation.models import (
     Project,
     ProjectSnapshot,
     ProjectSync,
-    WorkerHeartbeat,
 )
 from automation.models.projects import projects_root
 from automation.runner.snapshots import snapshot_remove
-from automation.services.jobs import REAP_GRACE, lost_reason
+from automation.services.jobs import lost_runs
 from inventory.keys import resolve_key_path
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -250,20 +248,10 @@ def _enqueue(sync: ProjectSync) -> None:
 def syncs_reap(*, now: datetime | None = None) -> list[ProjectSync]:
     """Fail syncs left running by a worker that is gone (as jobs_reap does for jobs); their
     half-built snapshot directories are removed by the next sync of the project."""
-    now = now or timezone.now()
-    deadline = now - timedelta(seconds=settings.JOB_TIMEOUT) - REAP_GRACE
     running = list(ProjectSync.objects.filter(status=ProjectSync.Status.RUNNING))
-    seen_since = now - timedelta(seconds=settings.WORKER_LOST_SECONDS)
-    alive = set(
-        WorkerHeartbeat.objects.filter(
-            name__in={sync.worker for sync in running}, last_seen__gte=seen_since
-        ).values_list("name", flat=True)
-    )
-    host = socket.gethostname()
     reaped = []
-    for sync in running:
-        reason = lost_reason(sync, alive, host, deadline)
-        if reason and sync.finish(
+    for sync, reason in lost_runs(running, now=now or timezone.now()):
+        if sync.finish(
             ProjectSync.Status.FAILED, error_message=f"worker lost: {reason}", audit_user=NO_USER
         ):
             reaped.append(sync)

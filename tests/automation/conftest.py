@@ -1,5 +1,8 @@
 """Fixtures for real job runs: inline tasks, servers, playbooks, and a real qcluster."""
 
+import socket
+import threading
+
 import pytest
 
 from automation.services import playbooks as services
@@ -43,3 +46,31 @@ def make_playbook(db):
 def tasks_yaml(*tasks):
     body = "".join(f"    - {task}\n" for task in tasks)
     return f"- name: Test play\n  hosts: all\n  gather_facts: false\n  tasks:\n{body}"
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback TCP port that accepts connections and never says a word: a fetch from it
+    hangs (for cancel and timeout tests)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()

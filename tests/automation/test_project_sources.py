@@ -2,11 +2,9 @@
 requirements shipped in the repository, and a sync cancelled while it hangs, on a real worker."""
 
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -160,32 +158,6 @@ def test_a_requirement_that_cannot_be_installed_fails_the_sync_and_keeps_the_las
     assert project.current_snapshot == last_good
     snapshots = project.directory / "snapshots"
     assert sorted(p.name for p in snapshots.iterdir()) == [last_good.revision]
-
-
-@pytest.fixture
-def silent_server():
-    """A TCP port that accepts connections and never answers: a fetch from it hangs."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def test_a_sync_cancelled_while_it_hangs_stops_on_a_real_worker(

@@ -460,3 +460,23 @@ def test_renaming_a_project_renames_its_playbooks_without_a_new_sync(synced, adm
         "Renamed: site.yml",
     }
     assert project.syncs.count() == 1
+
+
+def test_the_reaper_fails_a_sync_whose_worker_is_gone():
+    import socket
+
+    from django.utils import timezone
+
+    from tests.factories import ProjectSyncFactory
+
+    sync = ProjectSyncFactory(
+        status=ProjectSync.Status.RUNNING,
+        worker=f"{socket.gethostname()}:999999:gone",
+        started_at=timezone.now(),
+    )
+    out = io.StringIO()
+    call_command("reap_jobs", stdout=out)
+    sync.refresh_from_db()
+    assert sync.status == ProjectSync.Status.FAILED
+    assert sync.error_message.startswith("worker lost: its worker process")
+    assert f"Failed sync {sync.sync_id}" in out.getvalue()

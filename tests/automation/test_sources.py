@@ -7,13 +7,11 @@ import hashlib
 import io
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -217,33 +215,6 @@ def test_fetch_over_ssh_with_a_key_and_a_wrong_key(ssh_repo, target_sshd, tmp_pa
     assert message.startswith(f"Cannot fetch: authentication to {url} failed"), message
     body = secret.splitlines()[1]
     assert body not in message and body not in log.text and "PRIVATE KEY" not in message
-
-
-@pytest.fixture
-def silent_server():
-    """A TCP port that accepts connections and never says a word."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def processes_mentioning(text):
