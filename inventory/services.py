@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import CharField, ProtectedError
 
+from auditing.models import AuditLog
+from auditing.services import audit_record
 from inventory import crypto, metrics, ssh
 from inventory.models import Credential, Server
 
@@ -22,7 +24,9 @@ SERVER_FIELDS = (
     "connection",
     "ssh_user",
     "ssh_port",
+    "credential",
     "ssh_key_path",
+    "become_credential",
     "os_type",
     "os_version",
     "is_active",
@@ -82,6 +86,20 @@ def server_delete(*, actor: Any, server: Server) -> None:
         server.delete()
     except ProtectedError:
         raise ValidationError(IN_JOB_HISTORY.format(server.hostname)) from None
+
+
+def server_forget_host_key(*, actor: Any, server: Server) -> int:
+    """Forget ``server``'s recorded SSH host key (a reinstalled server): its next connection
+    trusts the key it presents. Audited; returns the number of known_hosts lines removed."""
+    _check_may_change(actor, server)
+    fingerprints = ssh.known_host_fingerprints(server)
+    removed = ssh.known_hosts_forget(server)
+    audit_record(
+        AuditLog.Action.UPDATE,
+        server,
+        {"forgotten": "SSH host identity", "fingerprints": [f"{t} {f}" for t, f in fingerprints]},
+    )
+    return removed
 
 
 def _max_length(name: str) -> int | None:

@@ -293,3 +293,11 @@ def test_a_missing_credentials_key_fails_the_job_with_a_clear_message(
     job = launch(playbook=make_playbook(WHOAMI), server=server, user=admin)
     assert job.status == Job.Status.FAILED
     assert job.error_message.startswith("Cannot run: credential target: CREDENTIALS_KEY is not set")
+
+
+def test_the_connection_test_and_collector_log_in_with_a_stored_key(store_key, target_sshd):
+    from inventory.services import server_test_connection
+
+    server = target_server(target_sshd, store_key("target", "Collector-phrase-1"))
+    ok, message = server_test_connection(server=server)
+    assert ok, message
