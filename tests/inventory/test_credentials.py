@@ -147,3 +147,22 @@ def test_a_missing_credentials_key_is_a_clear_error(admin, settings):
             actor=admin, fields={"name": "v", "kind": "vault"}, secrets={"password": "p"}
         )
     assert not Credential.objects.exists()
+
+
+def test_import_ssh_keys_moves_key_files_into_the_store(settings, key_text):
+    (settings.SSH_KEYS_DIR / "deploy").write_text(key_text)
+    (settings.SSH_KEYS_DIR / "broken").write_text("not a key")
+    web = ServerFactory(hostname="web.test", ssh_key_path="deploy")
+    db = ServerFactory(hostname="db.test", ssh_key_path="deploy")
+    bad = ServerFactory(hostname="bad.test", ssh_key_path="broken")
+    out, err = StringIO(), StringIO()
+    call_command("import_ssh_keys", stdout=out, stderr=err)
+    credential = Credential.objects.get(name="key:deploy")
+    assert credential.secrets()["private_key"] == key_text
+    for server in (web, db):
+        server.refresh_from_db()
+        assert server.credential == credential and server.ssh_key_path == ""
+    bad.refresh_from_db()
+    assert bad.credential is None and bad.ssh_key_path == "broken"
+    assert "Skipped broken (bad.test): This is not a private key" in err.getvalue()
+    assert "Done. Imported 1 key files" in out.getvalue()
