@@ -24,7 +24,7 @@ venv: $(VENV)/.installed
 
 .env:
 	@echo "Writing .env for local development (DEBUG=True, a generated SECRET_KEY)"
-	@printf 'DEBUG=True\nSECRET_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@printf 'DEBUG=True\nSECRET_KEY=%s\nCREDENTIALS_KEY=%s\n' "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" "$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" > .env
 
 # Development: Django's runserver (auto-reload, DEBUG=True) and a worker.
 run: venv .env

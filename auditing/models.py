@@ -24,6 +24,8 @@ class AuditLog(models.Model):
         SYNC = "SYNC", "Sync"
         PURGE = "PURGE", "Purge"
         PASSWORD_CHANGE = "PASSWORD_CHANGE", "Password change"
+        # A run used a stored credential (details name the job).
+        USE = "USE", "Use"
 
     id = models.BigAutoField(primary_key=True)
     # PROTECT: a user who has acted is deactivated, never deleted (accounts/admin.py says so).

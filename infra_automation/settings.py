@@ -27,6 +27,14 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False.")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 
+# Fernet keys that encrypt stored credentials (inventory/crypto.py), newest first, comma
+# separated: older keys still decrypt until `manage.py rotate_credentials` re-encrypted every row.
+# Separate from SECRET_KEY, and never in a backup archive. Production must set it (system check
+# inventory.E001); in DEBUG only, a key derived from SECRET_KEY stands in (`make run` writes a
+# real one into .env).
+CREDENTIALS_KEY = env.list("CREDENTIALS_KEY", default=[])
+CREDENTIALS_KEY_IS_DEV_DEFAULT = not CREDENTIALS_KEY and DEBUG
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

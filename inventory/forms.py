@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from inventory.keys import keys_dir, resolve_key_path
-from inventory.models import Server
+from inventory.models import Credential, Server
 from inventory.services import SERVER_FIELDS
 
 # RFC 1123: labels of letters, digits and hyphens, 1-63 long, not starting or ending with "-".
@@ -34,14 +34,25 @@ class ServerForm(forms.ModelForm):
         fields = list(SERVER_FIELDS)
         labels = {
             "ip_address": "IP address",
-            "ssh_key_path": "SSH key",
+            "credential": "SSH credential",
+            "ssh_key_path": "SSH key file (legacy)",
+            "become_credential": "Become credential",
             "ssh_port": "SSH port",
             "ssh_user": "SSH user",
             "os_type": "OS",
             "os_version": "OS version",
         }
         help_texts = {
-            "ssh_key_path": "A private key file inside the SSH keys directory.",
+            "credential": (
+                "A stored SSH key or password (Credentials page, admins). Keys come from the "
+                "credential store; a key file is only needed without one."
+            ),
+            "ssh_key_path": (
+                "Without a credential: a private key file an operator copied into the SSH keys "
+                "directory on the controller (SSH_KEYS_DIR). `manage.py import_ssh_keys` moves "
+                "such files into the store."
+            ),
+            "become_credential": "The sudo/su password tasks with become: true use.",
             "connection": "Local runs playbooks on this controller (super admins only).",
         }
 
@@ -92,7 +103,9 @@ class ServerForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         key = (cleaned.get("ssh_key_path") or "").strip()
-        if cleaned.get("connection") == Server.Connection.SSH:
+        if cleaned.get("connection") == Server.Connection.SSH and cleaned.get("credential"):
+            cleaned["ssh_key_path"] = ""  # the stored credential wins: no file is needed
+        elif cleaned.get("connection") == Server.Connection.SSH:
             try:
                 real = resolve_key_path(key)
             except ValidationError as exc:
@@ -103,3 +116,82 @@ class ServerForm(forms.ModelForm):
         elif key:
             cleaned["ssh_key_path"] = ""
         return cleaned
+
+
+class CredentialForm(forms.ModelForm):
+    """Create or edit a credential. The secret inputs are write-only: they are never filled in
+    when the page is shown again, and left blank on an edit they keep the stored value."""
+
+    private_key = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="SSH key or Git: paste the private key (OpenSSH or PEM), or upload it below.",
+    )
+    private_key_file = forms.FileField(required=False, label="Or upload the private key file")
+    generate_key = forms.BooleanField(
+        required=False,
+        label="Generate a new ed25519 key pair",
+        help_text="The private key is stored encrypted; the page then shows the public key.",
+    )
+    passphrase = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Only if the private key is encrypted.",
+    )
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="SSH password, become password or vault password.",
+    )
+    token = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Git over https: an access token (used as the password, never in the URL).",
+    )
+
+    class Meta:
+        model = Credential
+        fields = [
+            "name",
+            "kind",
+            "description",
+            "username",
+            "become_method",
+            "become_user",
+            "vault_id",
+        ]
+        help_texts = {
+            "username": "SSH: the login (empty: the server's SSH user). Git https: the user.",
+            "vault_id": "The vault id label (--vault-id label@...); empty: default.",
+        }
+
+    SECRET_NAMES = ("private_key", "passphrase", "password", "token")
+    MAX_KEY_BYTES = 64 * 1024
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["kind"].disabled = True  # its secret fields depend on it
+            for name in self.SECRET_NAMES:
+                self.fields[name].help_text += " Leave blank to keep the stored value."
+
+    def clean(self):
+        cleaned = super().clean()
+        upload = cleaned.get("private_key_file")
+        if upload:
+            if upload.size > self.MAX_KEY_BYTES:
+                self.add_error("private_key_file", "A private key file is far smaller than this.")
+            else:
+                cleaned["private_key"] = upload.read().decode("utf-8", "replace")
+        return cleaned
+
+    def secrets(self):
+        return {name: self.cleaned_data.get(name) or "" for name in self.SECRET_NAMES}
+
+    def plain_fields(self):
+        return {name: self.cleaned_data[name] for name in self.Meta.fields if name != "kind"} | (
+            {} if self.instance.pk else {"kind": self.cleaned_data["kind"]}
+        )

@@ -1,13 +1,103 @@
 """The server inventory and the history of each server's resource usage."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from auditing.mixins import AuditedMixin
+from auditing.models import AuditLog
+from inventory import crypto
 
 percent = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+class Credential(AuditedMixin, models.Model):
+    """A secret a run needs: an SSH key or password, a become password, a vault password or
+    Git access. Admins manage them; users only pick one by name.
+
+    The secret fields (private key, passphrase, password, token) live in ``secret``, one Fernet
+    token of their JSON (inventory/crypto.py); they are write-only: no page, audit row or log
+    shows them again. The other fields are what a page may show instead (``fingerprint``,
+    ``public_key``, ``secret_set_at``)."""
+
+    class Kind(models.TextChoices):
+        SSH_KEY = "ssh_key", "SSH key"
+        SSH_PASSWORD = "ssh_password", "SSH password"
+        BECOME = "become", "Become (sudo/su) password"
+        VAULT = "vault", "Vault password"
+        GIT = "git", "Git access (token or SSH key)"
+
+    class BecomeMethod(models.TextChoices):
+        SUDO = "sudo", "sudo"
+        SU = "su", "su"
+        DOAS = "doas", "doas"
+
+    # The secret fields each kind accepts (keys of the encrypted JSON).
+    SECRET_FIELDS = {
+        Kind.SSH_KEY: ("private_key", "passphrase"),
+        Kind.SSH_PASSWORD: ("password",),
+        Kind.BECOME: ("password",),
+        Kind.VAULT: ("password",),
+        Kind.GIT: ("token", "private_key", "passphrase"),
+    }
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    description = models.CharField(max_length=255, blank=True)
+    # SSH user (ssh_key / ssh_password; empty: the server's own) or Git user name (https token).
+    username = models.CharField(max_length=100, blank=True)
+    become_method = models.CharField(
+        max_length=10, choices=BecomeMethod.choices, blank=True, default=""
+    )
+    become_user = models.CharField(max_length=32, blank=True)
+    vault_id = models.CharField(max_length=100, blank=True)
+    # The public half and its SHA256 fingerprint: what pages show for an SSH key.
+    public_key = models.TextField(blank=True)
+    fingerprint = models.CharField(max_length=100, blank=True)
+    # Fernet token of {"private_key": ..., "passphrase": ..., "password": ..., "token": ...}.
+    secret = models.TextField(blank=True)
+    secret_set_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    audit_resource_type = "credential"
+    # The token never reaches an audit row; its change is a "secret changed" row.
+    audit_ignored_fields = frozenset({"secret", "created_at", "updated_at"})
+    audit_watched_fields = frozenset({"secret"})
+    audit_unmasked_fields = frozenset({"public_key", "secret_set_at"})
+
+    class Meta:
+        db_table = "credentials"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("credential_edit", args=[self.pk])
+
+    def audit_events(self, before):
+        if "secret" in before and before["secret"] and before["secret"] != self.secret:
+            yield AuditLog.Action.UPDATE, {"changed": ["secret value"], "name": self.name}
+
+    def secrets(self):
+        """The decrypted secret fields (a dict). Raises crypto.CredentialsKeyError."""
+        return crypto.decrypt(self.secret)
+
+    def set_secrets(self, values):
+        """Encrypt ``values`` (only the non-empty fields of this kind) into ``secret``."""
+        allowed = self.SECRET_FIELDS[self.Kind(self.kind)]
+        self.secret = crypto.encrypt({k: v for k, v in values.items() if k in allowed and v})
+        self.secret_set_at = timezone.now()
 
 
 class Server(AuditedMixin, models.Model):
@@ -31,6 +121,23 @@ class Server(AuditedMixin, models.Model):
     ssh_user = models.CharField(max_length=32, default="root")
     # Relative to settings.SSH_KEYS_DIR (or absolute inside it); validated by the forms.
     ssh_key_path = models.CharField(max_length=500, blank=True)
+    # A stored SSH key (or password) credential; when set it wins over ssh_key_path.
+    credential = models.ForeignKey(
+        Credential,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="servers",
+        limit_choices_to={"kind__in": ["ssh_key", "ssh_password"]},
+    )
+    become_credential = models.ForeignKey(
+        Credential,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="become_servers",
+        limit_choices_to={"kind": "become"},
+    )
     connection = models.CharField(max_length=10, choices=Connection.choices, default=Connection.SSH)
     is_active = models.BooleanField(default=True)
     cpu_usage = models.FloatField(null=True, blank=True, validators=percent)
@@ -56,7 +163,7 @@ class Server(AuditedMixin, models.Model):
         }
     )
     # A file name inside SSH_KEYS_DIR; the key's contents never reach the database.
-    audit_unmasked_fields = frozenset({"ssh_key_path"})
+    audit_unmasked_fields = frozenset({"ssh_key_path", "credential", "become_credential"})
 
     class Meta:
         db_table = "servers"

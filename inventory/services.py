@@ -10,10 +10,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import CharField, ProtectedError
 
-from inventory import metrics, ssh
-from inventory.models import Server
+from auditing.models import AuditLog
+from auditing.services import audit_record
+from inventory import crypto, metrics, ssh
+from inventory.models import Credential, Server
 
 SERVER_FIELDS = (
     "hostname",
@@ -21,7 +24,9 @@ SERVER_FIELDS = (
     "connection",
     "ssh_user",
     "ssh_port",
+    "credential",
     "ssh_key_path",
+    "become_credential",
     "os_type",
     "os_version",
     "is_active",
@@ -83,6 +88,20 @@ def server_delete(*, actor: Any, server: Server) -> None:
         raise ValidationError(IN_JOB_HISTORY.format(server.hostname)) from None
 
 
+def server_forget_host_key(*, actor: Any, server: Server) -> int:
+    """Forget ``server``'s recorded SSH host key (a reinstalled server): its next connection
+    trusts the key it presents. Audited; returns the number of known_hosts lines removed."""
+    _check_may_change(actor, server)
+    fingerprints = ssh.known_host_fingerprints(server)
+    removed = ssh.known_hosts_forget(server)
+    audit_record(
+        AuditLog.Action.UPDATE,
+        server,
+        {"forgotten": "SSH host identity", "fingerprints": [f"{t} {f}" for t, f in fingerprints]},
+    )
+    return removed
+
+
 def _max_length(name: str) -> int | None:
     return cast(CharField, Server._meta.get_field(name)).max_length
 
@@ -130,3 +149,129 @@ def servers_poll(*, servers: Iterable[Server], max_workers: int = 16) -> dict:
             metrics.store(server, result)
             results[server] = result
     return results
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+CREDENTIAL_FIELDS = (
+    "name",
+    "kind",
+    "description",
+    "username",
+    "become_method",
+    "become_user",
+    "vault_id",
+)
+SECRET_INPUTS = ("private_key", "passphrase", "password", "token")
+ACTIVE_JOB_STATUSES = ("pending", "running")
+
+
+def _check_admin(actor: Any) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied
+
+
+def credential_save(
+    *,
+    actor: Any,
+    credential: Credential | None = None,
+    fields: dict[str, Any],
+    secrets: dict[str, str],
+    generate_key: bool = False,
+) -> Credential:
+    """Create (``credential`` None) or update a credential. ``secrets`` holds the secret inputs
+    typed in; an empty one keeps the stored value (secrets are write-only: a form never shows
+    them, so an edit that leaves them blank changes nothing). ``generate_key`` makes a new
+    ed25519 key pair for an SSH key credential. An SSH private key is opened (with its
+    passphrase) and checked before anything is saved; the stored copy is the key as given.
+
+    Raises ValidationError with what to fix, crypto.CredentialsKeyError without a usable key."""
+    _check_admin(actor)
+    unknown = set(fields) - set(CREDENTIAL_FIELDS)
+    if unknown:
+        raise TypeError(f"not credential fields: {sorted(unknown)}")
+    creating = credential is None
+    credential = credential or Credential(created_by=actor if getattr(actor, "pk", None) else None)
+    for name, value in fields.items():
+        setattr(credential, name, value)
+    kind = Credential.Kind(credential.kind)
+    allowed = Credential.SECRET_FIELDS[kind]
+    stored = {} if creating or not credential.secret else credential.secrets()
+    given = {k: v for k, v in secrets.items() if k in allowed and v}
+    if generate_key:
+        if "private_key" not in allowed:
+            raise ValidationError("Only SSH key and Git credentials hold a key pair.")
+        given["private_key"], _ = crypto.generate_ed25519()
+        given["passphrase"] = ""
+        stored.pop("passphrase", None)
+    merged = {**stored, **given}
+    if "private_key" in given and "passphrase" not in given:
+        merged.pop("passphrase", None)  # a new key: an old passphrase does not belong to it
+    if "private_key" in merged:
+        key = crypto.load_private_key(merged["private_key"], merged.get("passphrase", ""))
+        credential.fingerprint = crypto.fingerprint(key)
+        credential.public_key = crypto.public_key_line(key, f"infra_automation:{credential.name}")
+    else:
+        credential.fingerprint = credential.public_key = ""
+    missing = _missing_secret(kind, merged)
+    if missing:
+        raise ValidationError(missing)
+    if given or generate_key or creating:
+        credential.set_secrets(merged)
+    credential.full_clean(validate_unique=False, validate_constraints=False)
+    credential.save()
+    return credential
+
+
+def _missing_secret(kind: str, values: dict[str, str]) -> str:
+    if kind == Credential.Kind.SSH_KEY and not values.get("private_key"):
+        return "Paste or upload the private key, or generate a new key pair."
+    if kind == Credential.Kind.GIT and not (values.get("token") or values.get("private_key")):
+        return "Enter an access token or an SSH private key (or generate a key pair)."
+    password_kinds = (Credential.Kind.SSH_PASSWORD, Credential.Kind.BECOME, Credential.Kind.VAULT)
+    if kind in password_kinds and not values.get("password"):
+        return "Enter the password."
+    return ""
+
+
+def credential_users(credential: Credential) -> list[str]:
+    """What uses ``credential`` now: servers, projects, pending or running jobs."""
+    uses = [f"server {s}" for s in credential.servers.all()]
+    uses += [f"server {s} (become)" for s in credential.become_servers.all()]
+    uses += [f"project {p}" for p in credential.projects.all()]
+    jobs = credential.vault_jobs.filter(status__in=ACTIVE_JOB_STATUSES)
+    uses += [f"job {j.job_id} ({j.status})" for j in jobs]
+    return uses
+
+
+def credential_delete(*, actor: Any, credential: Credential) -> None:
+    """Delete ``credential``; refused (ValidationError) while a server, a project or a pending
+    or running job uses it."""
+    _check_admin(actor)
+    uses = credential_users(credential)
+    if uses:
+        shown = ", ".join(uses[:5]) + (f" and {len(uses) - 5} more" if len(uses) > 5 else "")
+        raise ValidationError(
+            f"Credential {credential.name} is in use ({shown}) and cannot be deleted. "
+            "Point them at another credential first."
+        )
+    try:
+        credential.delete()
+    except ProtectedError:
+        raise ValidationError(
+            f"Credential {credential.name} is in use and cannot be deleted."
+        ) from None
+
+
+def credentials_rotate() -> int:
+    """Re-encrypt every stored secret with the newest CREDENTIALS_KEY; returns the number of
+    rows. One transaction: a failure leaves every row as it was. Written with update(): the
+    values did not change, so no "secret changed" audit row per credential."""
+    count = 0
+    with transaction.atomic():
+        for pk, token in (
+            Credential.objects.select_for_update().exclude(secret="").values_list("pk", "secret")
+        ):
+            Credential.objects.filter(pk=pk).update(secret=crypto.rotate(token))
+            count += 1
+    return count

@@ -7,6 +7,7 @@ file happens under an exclusive ``fcntl`` lock, after reloading it.
 """
 
 import fcntl
+import io
 import socket
 import subprocess
 import time
@@ -14,9 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import paramiko
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from inventory import crypto
 from inventory.keys import resolve_key_path
 
 
@@ -104,10 +107,7 @@ def connect(server):
 
     Raises SshError subclasses with messages meant for people.
     """
-    try:
-        key_path = resolve_key_path(server.ssh_key_path)
-    except ValidationError as exc:
-        raise SshError(f"SSH key problem: {' '.join(exc.messages)}") from exc
+    auth = _auth(server)
     address = (server.ip_address, server.ssh_port)
     timeout = settings.SSH_CONNECT_TIMEOUT
     try:
@@ -130,8 +130,8 @@ def connect(server):
         client.connect(
             server.ip_address,
             port=server.ssh_port,
-            username=server.ssh_user,
-            key_filename=str(key_path),
+            username=auth.pop("username", server.ssh_user),
+            **auth,
             sock=sock,
             timeout=timeout,
             banner_timeout=timeout,
@@ -148,13 +148,47 @@ def connect(server):
     except paramiko.AuthenticationException as exc:
         client.close()
         raise SshError(
-            f"authentication failed for {server.ssh_user}@{_fmt(address)} with key "
-            f"{server.ssh_key_path}"
+            f"authentication failed for {server.ssh_user}@{_fmt(address)} with "
+            + (
+                f"credential {server.credential}"
+                if server.credential_id
+                else f"key {server.ssh_key_path}"
+            )
         ) from exc
     except (paramiko.SSHException, OSError, EOFError) as exc:
         client.close()
         raise Unreachable(_handshake_failed(address, exc, time.monotonic() - started)) from exc
     return client
+
+
+def _auth(server):
+    """paramiko's login arguments for ``server``: its stored credential (a key opened in
+    memory, or a password), else its key file. Raises SshError with the reason."""
+    credential = server.credential
+    if credential is None:
+        try:
+            return {"key_filename": str(resolve_key_path(server.ssh_key_path))}
+        except ValidationError as exc:
+            raise SshError(f"SSH key problem: {' '.join(exc.messages)}") from exc
+    try:
+        values = credential.secrets()
+    except crypto.CredentialsKeyError as exc:
+        raise SshError(f"credential {credential.name}: {exc}") from exc
+    auth = {"username": credential.username} if credential.username else {}
+    if credential.kind == credential.Kind.SSH_PASSWORD:
+        return auth | {"password": values.get("password", "")}
+    try:
+        key = crypto.load_private_key(values.get("private_key", ""), values.get("passphrase", ""))
+    except ValidationError as exc:
+        raise SshError(f"credential {credential.name}: {' '.join(exc.messages)}") from exc
+    kind = {
+        ed25519.Ed25519PrivateKey: paramiko.Ed25519Key,
+        rsa.RSAPrivateKey: paramiko.RSAKey,
+        ec.EllipticCurvePrivateKey: paramiko.ECDSAKey,
+    }
+    key_class = next(cls for base, cls in kind.items() if isinstance(key, base))
+    text = crypto.unencrypted_openssh(key)
+    return auth | {"pkey": key_class.from_private_key(io.StringIO(text))}
 
 
 def _handshake_failed(address, exc, elapsed):
@@ -220,3 +254,36 @@ def run_on(server, command, timeout=None):
 def _fmt(address):
     host, port = address
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def known_host_fingerprints(server):
+    """[(key type, SHA256 fingerprint)] recorded in SSH_KNOWN_HOSTS for ``server``."""
+    if server.is_local:
+        return []
+    entry = host_entry(server.ip_address, server.ssh_port)
+    with known_hosts_locked() as path:
+        keys = load_known_hosts(path).lookup(entry) or {}
+    return [(key_type, _sha256(key.asbytes())) for key_type, key in sorted(keys.items())]
+
+
+def known_hosts_forget(server):
+    """Remove ``server``'s lines from SSH_KNOWN_HOSTS: its next connection records the key it
+    presents (trust on first use again). Returns the number of lines removed."""
+    entry = host_entry(server.ip_address, server.ssh_port)
+    with known_hosts_locked() as path:
+        if not path.exists():
+            return 0
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if entry not in line.split(" ", 1)[0].split(",")]
+        if len(kept) != len(lines):
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text("".join(kept))
+            tmp.replace(path)
+    return len(lines) - len(kept)
+
+
+def _sha256(blob):
+    import base64
+    import hashlib
+
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")

@@ -15,4 +15,13 @@ urlpatterns = [
     path("servers/<int:pk>/chart/", views.server_chart, name="server_chart"),
     path("servers/<int:pk>/refresh/", views.server_refresh, name="server_refresh"),
     path("servers/<int:pk>/test/", views.server_test, name="server_test"),
+    path(
+        "servers/<int:pk>/forget-host-key/",
+        views.server_forget_host_key,
+        name="server_forget_host_key",
+    ),
+    path("credentials/", views.credential_list, name="credential_list"),
+    path("credentials/new/", views.credential_create, name="credential_new"),
+    path("credentials/<int:pk>/", views.credential_edit, name="credential_edit"),
+    path("credentials/<int:pk>/delete/", views.credential_delete, name="credential_delete"),
 ]

@@ -10,10 +10,11 @@ from django.views.decorators.vary import vary_on_headers
 
 from core.access import admin_required
 from core.htmx import redirect_after_post, render_partial_or_page
-from inventory import metrics, selectors, services
+from inventory import metrics, selectors, services, ssh
 from inventory.charts import metrics_chart
-from inventory.forms import ServerForm
-from inventory.models import Server
+from inventory.crypto import CredentialsKeyError
+from inventory.forms import CredentialForm, ServerForm
+from inventory.models import Credential, Server
 
 SERVERS_PER_PAGE = 25
 
@@ -72,10 +73,27 @@ def server_edit(request, pk):
 @vary_on_headers("HX-Request")
 def server_detail(request, pk):
     server = get_object_or_404(Server, pk=pk)
-    context = {"server": server, "chart": metrics_chart(server, request.GET.get("range"))}
+    context = {
+        "server": server,
+        "chart": metrics_chart(server, request.GET.get("range")),
+        "host_keys": ssh.known_host_fingerprints(server),
+    }
     return render_partial_or_page(
         request, "inventory/partials/server_modal.html", "inventory/server_detail.html", context
     )
+
+
+@admin_required
+@require_POST
+def server_forget_host_key(request, pk):
+    server = _writable_server(request, pk)
+    removed = services.server_forget_host_key(actor=request.user, server=server)
+    messages.success(
+        request,
+        f"Host key of {server.hostname} forgotten ({removed} line(s)): the next connection "
+        "records the key the server presents.",
+    )
+    return redirect_after_post(request, reverse("server_detail", args=[pk]))
 
 
 def server_metrics(request, pk):
@@ -136,3 +154,59 @@ def server_delete(request, pk):
     else:
         messages.success(request, f"Server {server.hostname} deleted.")
     return redirect_after_post(request, reverse("server_list"))
+
+
+# --- credentials (admins only: users pick them by name on the forms that use them) ---------
+
+
+@admin_required
+def credential_list(request):
+    credentials = Credential.objects.select_related("created_by")
+    return render(request, "inventory/credential_list.html", {"credentials": credentials})
+
+
+def _credential_form(request, credential=None):
+    form = CredentialForm(request.POST or None, request.FILES or None, instance=credential)
+    if request.method == "POST" and form.is_valid():
+        try:
+            credential = services.credential_save(
+                actor=request.user,
+                credential=credential,
+                fields=form.plain_fields(),
+                secrets=form.secrets(),
+                generate_key=form.cleaned_data["generate_key"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except CredentialsKeyError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"Credential {credential.name} saved.")
+            return redirect("credential_edit", pk=credential.pk)
+    context = {"form": form, "credential": credential}
+    return render(request, "inventory/credential_form.html", context)
+
+
+@admin_required
+def credential_create(request):
+    return _credential_form(request)
+
+
+@admin_required
+def credential_edit(request, pk):
+    return _credential_form(request, get_object_or_404(Credential, pk=pk))
+
+
+@admin_required
+def credential_delete(request, pk):
+    credential = get_object_or_404(Credential, pk=pk)
+    if request.method != "POST":
+        context = {"credential": credential, "uses": services.credential_users(credential)}
+        return render(request, "inventory/credential_confirm_delete.html", context)
+    try:
+        services.credential_delete(actor=request.user, credential=credential)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("credential_edit", pk=pk)
+    messages.success(request, f"Credential {credential.name} deleted.")
+    return redirect("credential_list")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The production pair for a trial on this machine: gunicorn (deploy/gunicorn.conf.py) serving
 # the app with DEBUG=False and WhiteNoise, plus a job worker (`manage.py worker`). Used by `make serve`.
-# Expects the venv (make venv) and a .env or environment with SECRET_KEY. Ctrl-C or SIGTERM
+# Expects the venv (make venv) and a .env or environment with SECRET_KEY and CREDENTIALS_KEY
+# (a .env written by an older `make run` lacks the latter: add one, see .env.example). Ctrl-C or SIGTERM
 # stops both: the worker gets SIGTERM and time to end its jobs (see docs/operations.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

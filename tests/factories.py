@@ -17,7 +17,8 @@ from automation.models import (
     ProjectSnapshot,
     ProjectSync,
 )
-from inventory.models import Server, ServerMetric
+from inventory.crypto import encrypt
+from inventory.models import Credential, Server, ServerMetric
 
 SAMPLE_PLAYBOOK = """\
 - name: Sample
@@ -57,6 +58,18 @@ class ServerFactory(factory.django.DjangoModelFactory):
     os_version = "6.1"
     ssh_port = 22
     ssh_user = "deploy"
+
+
+class CredentialFactory(factory.django.DjangoModelFactory):
+    """A become password (encrypted with the test settings' CREDENTIALS_KEY)."""
+
+    class Meta:
+        model = Credential
+
+    name = factory.Sequence(lambda n: f"credential-{n}")
+    kind = Credential.Kind.BECOME
+    become_method = "sudo"
+    secret = factory.LazyFunction(lambda: encrypt({"password": "factory-Password-1"}))
 
 
 class ServerMetricFactory(factory.django.DjangoModelFactory):

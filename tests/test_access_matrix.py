@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 
 from accounts.models import User
 from tests.factories import (
+    CredentialFactory,
     JobFactory,
     PlaybookFactory,
     PlaybookVersionFactory,
@@ -63,6 +64,10 @@ def PROJECT(d):  # noqa: N802
     return {"pk": d.snapshot.project_id}
 
 
+def CREDENTIAL(d):  # noqa: N802
+    return {"pk": d.credential.pk}
+
+
 def SYNC(d):  # noqa: N802
     return {"sync_id": d.sync.sync_id}
 
@@ -99,6 +104,13 @@ MATRIX = {
     "server_chart": Route(SERVER),
     "server_refresh": Route(SERVER, get=POST_ONLY, post=(LOGIN, 302, 302, 302)),
     "server_test": Route(SERVER, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    "server_forget_host_key": Route(SERVER, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    # credentials: admins only, users pick them by name (the demo credential is in use by the
+    # demo server, so a delete is refused: 302 back to its page)
+    "credential_list": Route(get=ADMINS_ONLY),
+    "credential_new": Route(get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "credential_edit": Route(CREDENTIAL, get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "credential_delete": Route(CREDENTIAL, get=ADMINS_ONLY, post=ADMINS_WRITE),
     # playbooks
     "playbook_list": Route(),
     "playbook_history_all": Route(),
@@ -241,11 +253,13 @@ class Demo:
     local_server: object
     snapshot: object
     sync: object
+    credential: object
 
 
 @pytest.fixture
 def demo(user, admin, super_admin):
-    server = ServerFactory()
+    credential = CredentialFactory()
+    server = ServerFactory(become_credential=credential)
     playbook = PlaybookFactory()
     return Demo(
         user=user,
@@ -260,6 +274,7 @@ def demo(user, admin, super_admin):
         local_server=ServerFactory(connection="local"),
         snapshot=(snapshot := ProjectSnapshotFactory()),
         sync=ProjectSyncFactory(project=snapshot.project),
+        credential=credential,
     )
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +24,7 @@ def deploy_check(tmp_path, **overrides):
                 "CSRF_",
                 "DEBUG",
                 "SECRET_KEY",
+                "CREDENTIALS_KEY",
                 "DATABASE",
                 "DJANGO_ALLOW_ASYNC",
             )
@@ -31,6 +33,7 @@ def deploy_check(tmp_path, **overrides):
     env.update(
         DEBUG="False",
         SECRET_KEY=secrets.token_urlsafe(64),
+        CREDENTIALS_KEY=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="automation.example.com",
         DATA_DIR=str(tmp_path),
     )
@@ -67,6 +70,18 @@ def test_each_setting_is_configurable_and_the_check_says_so(tmp_path, overrides,
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = deploy_check(tmp_path, SECRET_KEY="")
     assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_without_a_credentials_key_fails_the_check(tmp_path):
+    result = deploy_check(tmp_path, CREDENTIALS_KEY="")
+    assert result.returncode != 0
+    assert "inventory.E001" in result.stdout + result.stderr
+
+
+def test_a_credentials_key_that_is_not_a_fernet_key_fails_the_check(tmp_path):
+    result = deploy_check(tmp_path, CREDENTIALS_KEY=f"{Fernet.generate_key().decode()},short")
+    assert result.returncode != 0
+    assert "inventory.E002" in result.stdout + result.stderr
 
 
 def test_security_headers_are_sent(as_user, settings):

@@ -27,7 +27,7 @@ WRITABLE_IN_ADMIN = {User, Server, Playbook, Project}
 # with why they need none.
 AUDITED_COMMANDS = {
     "setup_schedules", "purge_job_logs", "purge_audit_logs", "purge_server_metrics",
-    "reap_jobs", "seed_demo",
+    "reap_jobs", "seed_demo", "rotate_credentials", "import_ssh_keys",
 }  # fmt: skip
 NOT_AUDITED_COMMANDS = {
     "db_report": "reads only",

@@ -7,7 +7,7 @@ from automation.models import Job, Playbook
 from automation.selectors.playbooks import launchable_playbooks
 from automation.services.jobs import may_run_locally, parse_extra_vars
 from core.forms import DateRangeMixin, TimeCursorField, ascii_int
-from inventory.models import Server
+from inventory.models import Credential, Server
 
 
 class JobLaunchForm(forms.Form):
@@ -22,6 +22,13 @@ class JobLaunchForm(forms.Form):
         help_text="A JSON object; empty for none.",
     )
     check_mode = forms.BooleanField(required=False, label="Check mode (dry run: change nothing)")
+    # Users pick a stored vault password by name; its value never reaches them.
+    vault_credential = forms.ModelChoiceField(
+        queryset=Credential.objects.filter(kind=Credential.Kind.VAULT),
+        required=False,
+        label="Vault password",
+        help_text="Opens the playbook's !vault values and vault files (--vault-id).",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

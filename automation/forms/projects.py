@@ -11,6 +11,7 @@ from automation.services.projects import (
     clean_git_url,
     clean_key_path,
 )
+from inventory.models import Credential
 
 
 class ProjectForm(forms.Form):
@@ -38,6 +39,12 @@ class ProjectForm(forms.Form):
         max_length=500,
         help_text=f"For ssh: a private key file in {settings.SSH_KEYS_DIR}.",
     )
+    credential = forms.ModelChoiceField(
+        queryset=Credential.objects.filter(kind=Credential.Kind.GIT),
+        required=False,
+        label="Git credential",
+        help_text="A stored SSH key or https token (Credentials page); wins over a deploy key.",
+    )
     archive = forms.FileField(
         required=False,
         help_text=".tar.gz, .tgz, .tar or .zip, at most "
@@ -51,7 +58,11 @@ class ProjectForm(forms.Form):
             # A project keeps its kind: a new source of the same kind is a new sync.
             self.fields["kind"].disabled = True
             self.fields["kind"].required = False
-            unused = ["archive"] if project.kind == Project.Kind.GIT else ["url", "ref", "key_path"]
+            unused = (
+                ["archive"]
+                if project.kind == Project.Kind.GIT
+                else ["url", "ref", "key_path", "credential"]
+            )
             for name in unused:
                 del self.fields[name]
 
@@ -64,6 +75,7 @@ class ProjectForm(forms.Form):
             "url": project.url,
             "ref": project.ref,
             "key_path": project.key_path,
+            "credential": project.credential_id,
         }
         return cls(data, files, project=project, initial=initial)
 

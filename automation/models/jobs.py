@@ -54,6 +54,18 @@ class Job(AuditedMixin, models.Model):
     # The django-q2 task id (the seed's celery_task_id).
     task_id = models.CharField(max_length=64, blank=True)
     extra_vars = models.JSONField(default=dict, blank=True)
+    # A vault password the run opens inline !vault values and vault files with (--vault-id); a
+    # Relaunch reuses the credential, never a copy of its value. Deleting a credential is
+    # refused while a pending or running job needs it (inventory.services.credential_delete);
+    # a finished job then forgets it.
+    vault_credential = models.ForeignKey(
+        "inventory.Credential",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="vault_jobs",
+        limit_choices_to={"kind": "vault"},
+    )
     check_mode = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
     rc = models.IntegerField(null=True, blank=True)
@@ -93,6 +105,8 @@ class Job(AuditedMixin, models.Model):
     audit_resource_type = "job"
     audit_id_field = "job_id"
     audit_ignored_fields = frozenset({"created_at", "task_id", "worker", "cancel_reason"})
+    # The vault credential's id is no secret (the name "credential" would be masked).
+    audit_unmasked_fields = frozenset({"vault_credential"})
 
     class Meta:
         db_table = "jobs"

@@ -41,6 +41,15 @@ class Project(AuditedMixin, models.Model):
     ref = models.CharField(max_length=255, blank=True)
     # Git over ssh: a deploy key file, relative to SSH_KEYS_DIR (as servers' keys).
     key_path = models.CharField(max_length=500, blank=True)
+    # Git access from the credential store (an SSH key or an https token); wins over key_path.
+    credential = models.ForeignKey(
+        "inventory.Credential",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="projects",
+        limit_choices_to={"kind": "git"},
+    )
     # Archive: the uploaded file as stored by the app (relative to the project's directory)
     # and the name it was uploaded with.
     archive_file = models.CharField(max_length=500, blank=True)
@@ -65,7 +74,7 @@ class Project(AuditedMixin, models.Model):
 
     audit_resource_type = "project"
     audit_ignored_fields = frozenset({"created_at", "updated_at", "current_snapshot"})
-    audit_unmasked_fields = frozenset({"key_path"})  # a path, not a key
+    audit_unmasked_fields = frozenset({"key_path", "credential"})  # a path and an id, not secrets
 
     class Meta:
         db_table = "projects"

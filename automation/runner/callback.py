@@ -107,6 +107,9 @@ class LogWriter:
         self.line_level = None
         self.blank_lines = 0
         self.after_cr = False
+        # Replaces every secret value the run uses by ******** (automation/runner/credentials.py);
+        # set once the run's credentials are written. Applied to each row before it is stored.
+        self.mask = _no_mask
         self.sql = insert_sql(
             JobLog, ("job", "line_number", "content", "log_level", "continuation", "timestamp")
         )
@@ -165,6 +168,7 @@ class LogWriter:
         self.line_level = None
 
     def _row(self, content, event):
+        content = self.mask(content)
         continuation = self.line_level is not None
         if not continuation:
             for _ in range(self.blank_lines):
@@ -265,6 +269,10 @@ class LogWriter:
                 Job.objects.filter(pk=self.job.pk).update(first_error_line=self.first_error_line)
         if self.first_error_line is not None:
             self.job.first_error_line = self.first_error_line
+
+
+def _no_mask(text):
+    return text
 
 
 @dataclass

@@ -23,8 +23,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from auditing.models import AuditLog
+from auditing.services import audit_record
 from automation import storage
 from automation.models import Job, JobLog
+from automation.runner import credentials as run_credentials
 from automation.runner import sandbox, sources
 from automation.runner.callback import (
     LogWriter,
@@ -90,11 +93,15 @@ def execute(job):
         try:
             sandbox.check()
             content = prepare(job, root)
+            run = run_credentials.for_run(root)
+            vault = run_credentials.vault_args(job, root, run)
+            writer.mask = run.masker()
         except (ValidationError, sandbox.SandboxUnavailable) as exc:
             reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             writer.write(f"ERROR! Cannot prepare the run: {reason}")
             _record_end(job, writer, Job.Status.FAILED, error_message=f"Cannot run: {reason}")
             return job
+        _audit_use(job, run)
         job.playbook_sha256 = storage.sha256_text(content)  # the instance too: finish() reads it
         writer.outage.retry(
             lambda: Job.objects.filter(pk=job.pk).update(playbook_sha256=job.playbook_sha256),
@@ -112,7 +119,8 @@ def execute(job):
             playbook=playbook,
             inventory=str(root / "inventory" / "hosts.yml"),
             envvars=envvars,
-            cmdline="--check --diff" if job.check_mode else None,
+            cmdline=" ".join(filter(None, ["--check --diff" if job.check_mode else "", vault]))
+            or None,
             event_handler=lambda event: on_event(event, writer, state),
             cancel_callback=lambda: should_cancel(job, writer, state),
             settings={
@@ -136,9 +144,20 @@ def execute(job):
             _record_end(job, writer, Job.Status.FAILED, error_message=message)
         raise
     finally:
+        run_credentials.forget(root)
         _adopt_host_keys(job.server, root)
         shutil.rmtree(root, ignore_errors=True)
     return job
+
+
+def _audit_use(job, run):
+    """One USE row per stored credential the run was given, naming the job (never a value)."""
+    for credential in run.used.values():
+        audit_record(
+            AuditLog.Action.USE,
+            credential,
+            {"job": str(job.job_id), "server": job.server.hostname, "kind": credential.kind},
+        )
 
 
 def _adopt_host_keys(server, root):
@@ -211,6 +230,8 @@ def _record_end(job, writer, status, *, rc=None, stats=None, error_message=""):
         if job.status != Job.Status.RUNNING:
             return
         message = error_message
+        if message:
+            message = writer.mask(message)
         if lost_since is not None:
             message = DATABASE_LOST_MESSAGE.format(seconds=time.monotonic() - lost_since)
         elif message is None:

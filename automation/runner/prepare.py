@@ -13,6 +13,7 @@ import sys
 import yaml
 from django.core.exceptions import ValidationError
 
+from automation.runner import credentials as run_credentials
 from inventory.keys import resolve_key_path
 from inventory.ssh import known_hosts_locked
 
@@ -39,7 +40,10 @@ def build_inventory(server, root):
 def host_connection_vars(server, root):
     """How Ansible reaches ``server``: its host variables. An SSH server's key and the known
     host keys are copied into the job's directory: the sandbox shows the run nothing else of
-    the app."""
+    the app. Stored credentials (an SSH key or password, a become password) are written there
+    too, as 0600 files (automation/runner/credentials.py); their values are remembered for
+    masking and never appear in these variables."""
+    run = run_credentials.for_run(root)
     if server.is_local:
         host_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     else:
@@ -48,29 +52,43 @@ def host_connection_vars(server, root):
             "ansible_host": server.ip_address,
             "ansible_port": server.ssh_port,
             "ansible_user": server.ssh_user,
-            "ansible_ssh_private_key_file": str(key),
             "ansible_ssh_common_args": (
                 f"-o UserKnownHostsFile={known_hosts} "
                 "-o StrictHostKeyChecking=accept-new -o HashKnownHosts=no -o ConnectTimeout=10"
             ),
             "ansible_python_interpreter": "auto_silent",
         }
+        if key is not None:
+            host_vars["ansible_ssh_private_key_file"] = str(key)
+        credential = server.credential
+        if credential is not None and credential.username:
+            host_vars["ansible_user"] = credential.username
+    host_vars |= run_credentials.secret_host_vars(server, root, run)
     return host_vars
 
 
 def _copy_ssh_files(server, root):
-    source = resolve_key_path(server.ssh_key_path)
+    """(key file or None for a password login, known_hosts copy) in the job's ``ssh/``
+    directory, named per server: a run over several servers gives each its own key."""
     ssh_dir = root / "ssh"
-    ssh_dir.mkdir(mode=0o700)
-    key = ssh_dir / "id_key"
-    key.touch(mode=0o600)
-    shutil.copyfile(source, key)
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    key = ssh_dir / f"id_{server.pk}" if server.pk else ssh_dir / "id_key"
+    credential = server.credential
+    if credential is not None and credential.kind == credential.Kind.SSH_KEY:
+        run_credentials.write_ssh_key(credential, key, run_credentials.for_run(root))
+    elif credential is not None:
+        key = None  # a password login (secret_host_vars writes ansible_password)
+    else:
+        source = resolve_key_path(server.ssh_key_path)
+        key.touch(mode=0o600)
+        shutil.copyfile(source, key)
     known_hosts = ssh_dir / "known_hosts"
-    with known_hosts_locked() as shared:
-        if shared.exists():
-            shutil.copyfile(shared, known_hosts)
-        else:
-            known_hosts.touch()
+    if not known_hosts.exists():
+        with known_hosts_locked() as shared:
+            if shared.exists():
+                shutil.copyfile(shared, known_hosts)
+            else:
+                known_hosts.touch()
     return key, known_hosts
 
 

@@ -269,6 +269,28 @@ def _git_env(workdir: Path, ssh_options: str) -> dict[str, str]:
     }
 
 
+def _askpass(workdir: Path, user: str, token: str) -> Path:
+    """A GIT_ASKPASS helper in the fetch's scratch directory: git asks it for the https user
+    and password and it answers from 0600 files beside it, so the token is never in the URL,
+    the command line, the environment or the log."""
+    account = sandbox.run_as()
+    files = {"askpass_user": user, "askpass_token": token}
+    for name, value in files.items():
+        fd = os.open(workdir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        if account.uid is not None and account.gid is not None:
+            os.chown(workdir / name, account.uid, account.gid)
+    helper = workdir / "askpass"
+    helper.write_text(
+        "#!/bin/sh\n"
+        f'case "$1" in Username*) cat {shlex.quote(str(workdir / "askpass_user"))};; '
+        f"*) cat {shlex.quote(str(workdir / 'askpass_token'))};; esac\n"
+    )
+    helper.chmod(0o755)
+    return helper
+
+
 def _ssh_options(workdir: Path, cache: Path, key_file: Path | None) -> str:
     """ssh's options: never a prompt, the project's own known_hosts (kept beside the cache,
     pinned on first contact) and the key's private copy in the scratch directory."""
@@ -382,6 +404,7 @@ def git_fetch(
     log: Log,
     cancelled: Cancelled,
     key_file: Path | None = None,
+    token: tuple[str, str] | None = None,
     timeout: int = 600,
 ) -> str:
     """Create (first time: `git init --bare`) or update the bare cache repository `cache` for `url`
@@ -401,6 +424,8 @@ def git_fetch(
     deadline = time.monotonic() + timeout
     with _cache_lock(cache, cancelled, deadline), _scratch() as workdir:
         env = _git_env(workdir, _ssh_options(workdir, cache, key_file))
+        if token is not None:
+            env["GIT_ASKPASS"] = str(_askpass(workdir, *token))
 
         def git(args: list[str], display: str, echo: bool = True) -> tuple[int, list[str]]:
             return _run(

@@ -7,9 +7,14 @@ directory beside its final place, and renamed there only when complete: a failed
 sync leaves no half snapshot, and the project's last good snapshot keeps serving launches.
 """
 
+import contextlib
 import hashlib
 import logging
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -20,6 +25,7 @@ from automation.models import ProjectSnapshot, ProjectSync, ProjectSyncLog
 from automation.models.projects import Project
 from automation.runner import sandbox, sources
 from automation.services.projects import snapshot_record
+from inventory import crypto
 from inventory.keys import resolve_key_path
 
 logger = logging.getLogger(__name__)
@@ -42,9 +48,7 @@ class SyncLog:
         for part in (line.rstrip("\n") or "").split("\n") or [""]:
             self.number += 1
             self.pending.append(
-                ProjectSyncLog(
-                    sync=self.sync, line_number=self.number, content=part[:LINE_CHARS]
-                )
+                ProjectSyncLog(sync=self.sync, line_number=self.number, content=part[:LINE_CHARS])
             )
         if len(self.pending) >= FLUSH_LINES or time.monotonic() - self.flushed_at > FLUSH_SECONDS:
             self.flush()
@@ -133,17 +137,51 @@ def _fetch(project: Project, log: SyncLog, cancelled: CancelWatch) -> tuple[str,
             raise sources.SyncError("The project has no archive: upload one.")
         log(f"Archive {project.archive_name}")
         return file_sha256(archive), project.archive_name
-    key = resolve_key_path(project.key_path) if project.key_path else None
     project.directory.mkdir(parents=True, exist_ok=True)
-    revision = sources.git_fetch(
-        url=project.url,
-        ref=project.ref,
-        cache=project.cache_dir,
-        log=log,
-        cancelled=cancelled,
-        key_file=key,
-    )
+    with _git_access(project) as (key, token):
+        revision = sources.git_fetch(
+            url=project.url,
+            ref=project.ref,
+            cache=project.cache_dir,
+            log=log,
+            cancelled=cancelled,
+            key_file=key,
+            token=token,
+        )
     return revision, project.ref
+
+
+@contextlib.contextmanager
+def _git_access(project: Project) -> Iterator[tuple[Path | None, tuple[str, str] | None]]:
+    """(key file, (user, token)) the fetch authenticates with. A stored Git credential's key is
+    decrypted into a 0600 file in a private scratch directory for the fetch and removed after
+    it; its https token is handed to git through an askpass helper (sources.py), never in the
+    URL. Without a credential: the project's key file, if any."""
+    credential = project.credential
+    if credential is None:
+        yield (resolve_key_path(project.key_path) if project.key_path else None), None
+        return
+    try:
+        values = credential.secrets()
+    except crypto.CredentialsKeyError as exc:
+        raise sources.SyncError(f"credential {credential.name}: {exc}") from exc
+    token = (credential.username or "git", values["token"]) if values.get("token") else None
+    if not values.get("private_key"):
+        yield None, token
+        return
+    try:
+        key = crypto.load_private_key(values["private_key"], values.get("passphrase", ""))
+    except ValidationError as exc:
+        raise sources.SyncError(f"credential {credential.name}: {' '.join(exc.messages)}") from exc
+    scratch = Path(tempfile.mkdtemp(prefix="git-key-"))
+    try:
+        path = scratch / "key"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(crypto.unencrypted_openssh(key))
+        yield path, token
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _sync(project: Project, sync: ProjectSync, log: SyncLog, cancelled: CancelWatch):
@@ -225,4 +263,3 @@ def _check_playbooks(
             log(f"WARNING: {warning}")
         warnings += found
     return warnings
-

@@ -26,7 +26,7 @@ from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
 from automation.models import Job, Playbook, ProjectSnapshot, WorkerHeartbeat
 from automation.runner import sandbox
-from inventory.models import Server
+from inventory.models import Credential, Server
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
 # run on the controller): only admins may set them.
@@ -192,9 +192,11 @@ def job_launch(
     check_mode: bool = False,
     relaunched_from: Job | None = None,
     snapshot: ProjectSnapshot | None = None,
+    vault_credential: Credential | None = None,
 ) -> Job:
     """Create a pending job and enqueue its run once the row is committed. A project
-    playbook runs in ``snapshot`` (a relaunch's) or else its project's current one."""
+    playbook runs in ``snapshot`` (a relaunch's) or else its project's current one.
+    ``vault_credential`` (a stored vault password) opens the vault values the playbook uses."""
     if not playbook.is_active:
         raise ValidationError(f"Playbook {playbook.name} is deleted and cannot run.")
     if playbook.in_project:
@@ -207,8 +209,11 @@ def job_launch(
             "and the sandbox is off."
         )
     extra_vars = validate_extra_vars(extra_vars, user=user)
+    if vault_credential is not None and vault_credential.kind != Credential.Kind.VAULT:
+        raise ValidationError(f"Credential {vault_credential.name} is not a vault password.")
     with transaction.atomic():
         job = Job.objects.create(
+            vault_credential=vault_credential,
             playbook=playbook,
             server=server,
             user=user,
@@ -299,6 +304,7 @@ def job_relaunch(*, job: Job, user: User, latest: bool = False) -> Job:
         check_mode=job.check_mode,
         relaunched_from=job,
         snapshot=None if latest else job.project_snapshot,
+        vault_credential=job.vault_credential,  # the credential itself, never a copy
     )
 
 

@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -31,6 +32,7 @@ from automation.models.projects import projects_root
 from automation.runner.snapshots import snapshot_remove
 from automation.services.jobs import lost_runs
 from inventory.keys import resolve_key_path
+from inventory.models import Credential
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 # Git URLs a project may name. Git's other transports (``ext::`` runs a command, ``fd::``) are
@@ -114,15 +116,20 @@ def _store_archive(project: Project, upload: UploadedFile) -> tuple[str, str]:
     return stored, name
 
 
-def _check_source(kind: str, url: str, ref: str, key_path: str) -> dict[str, str]:
+def _check_source(
+    kind: str, url: str, ref: str, key_path: str, credential: Credential | None = None
+) -> dict[str, Any]:
     if kind == Project.Kind.GIT:
+        if credential is not None and credential.kind != Credential.Kind.GIT:
+            raise ValidationError(f"Credential {credential.name} is not a Git credential.")
         return {
             "url": clean_git_url(url),
             "ref": clean_git_ref(ref),
-            "key_path": clean_key_path(key_path),
+            "key_path": "" if credential is not None else clean_key_path(key_path),
+            "credential": credential,
         }
     if kind == Project.Kind.ARCHIVE:
-        return {"url": "", "ref": "", "key_path": ""}
+        return {"url": "", "ref": "", "key_path": "", "credential": None}
     raise ValidationError(f"Unknown project kind {kind!r}.")
 
 
@@ -135,11 +142,13 @@ def project_create(
     url: str = "",
     ref: str = "",
     key_path: str = "",
+    credential: Credential | None = None,
     archive: UploadedFile | None = None,
     sync: bool = True,
 ) -> Project:
-    """A new project, and its first sync (after commit) unless ``sync`` is False."""
-    source = _check_source(kind, url, ref, key_path)
+    """A new project, and its first sync (after commit) unless ``sync`` is False. A Git
+    ``credential`` (a stored key or https token) wins over ``key_path``."""
+    source = _check_source(kind, url, ref, key_path, credential)
     if kind == Project.Kind.ARCHIVE and archive is None:
         raise ValidationError("Upload the project's archive.")
     if Project.objects.filter(name=name).exists():
@@ -170,11 +179,13 @@ def project_update(
     url: str = "",
     ref: str = "",
     key_path: str = "",
+    credential: Credential | None = None,
     archive: UploadedFile | None = None,
 ) -> Project:
-    """Change a project's name, description or source. A new source (URL, ref, key or
-    archive) starts a sync; the current snapshot keeps serving launches until it succeeds."""
-    source = _check_source(project.kind, url, ref, key_path)
+    """Change a project's name, description or source. A new source (URL, ref, key,
+    credential or archive) starts a sync; the current snapshot keeps serving launches until it
+    succeeds."""
+    source = _check_source(project.kind, url, ref, key_path, credential)
     if Project.objects.filter(name=name).exclude(pk=project.pk).exists():
         raise ValidationError(f"A project named {name!r} already exists.")
     source_changed = any(getattr(project, field) != value for field, value in source.items())

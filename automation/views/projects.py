@@ -62,6 +62,7 @@ def _save(request, form, project=None):
         "url": data.get("url", ""),
         "ref": data.get("ref", ""),
         "key_path": data.get("key_path", ""),
+        "credential": data.get("credential"),
         "archive": data.get("archive") or None,
     }
     try:

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import expect
 
@@ -46,6 +47,8 @@ def production(transactional_db, tmp_path):
         **worker_env(),
         "PORT": str(port),
         "SECRET_KEY": "production-test-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
+        # Production refuses to start without its own credentials key (inventory.E001).
+        "CREDENTIALS_KEY": Fernet.generate_key().decode(),
         "DATA_DIR": str(tmp_path / "data"),
         "STATIC_ROOT": str(tmp_path / "static"),
         "SERVE_SEED": "0",
