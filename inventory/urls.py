@@ -15,4 +15,8 @@ urlpatterns = [
     path("servers/<int:pk>/chart/", views.server_chart, name="server_chart"),
     path("servers/<int:pk>/refresh/", views.server_refresh, name="server_refresh"),
     path("servers/<int:pk>/test/", views.server_test, name="server_test"),
+    path("groups/", views.group_list, name="group_list"),
+    path("groups/new/", views.group_create, name="group_new"),
+    path("groups/<int:pk>/edit/", views.group_edit, name="group_edit"),
+    path("groups/<int:pk>/delete/", views.group_delete, name="group_delete"),
 ]

@@ -12,8 +12,8 @@ from core.access import admin_required
 from core.htmx import redirect_after_post, render_partial_or_page
 from inventory import metrics, selectors, services
 from inventory.charts import metrics_chart
-from inventory.forms import ServerForm
-from inventory.models import Server
+from inventory.forms import ServerForm, ServerGroupForm
+from inventory.models import Server, ServerGroup
 
 SERVERS_PER_PAGE = 25
 
@@ -32,8 +32,12 @@ def server_list(request):
     q = request.GET.get("q", "").strip()[:255]
     status = request.GET.get("status", "all")
     sort = request.GET.get("sort", "hostname")
-    servers = selectors.server_list(q=q, status=status, sort=sort)
+    groups = selectors.group_choices()
+    group = selectors.group_from_param(request.GET.get("group"), groups)
+    servers = selectors.server_list(q=q, status=status, sort=sort, group=group)
     context = {
+        "groups": groups,
+        "group": group,
         "page": Paginator(servers, SERVERS_PER_PAGE).get_page(request.GET.get("page")),
         "q": q,
         "status": status,
@@ -136,3 +140,47 @@ def server_delete(request, pk):
     else:
         messages.success(request, f"Server {server.hostname} deleted.")
     return redirect_after_post(request, reverse("server_list"))
+
+
+# --- groups (admins manage them; everyone sees them on the servers list's filter) ----------
+
+
+@admin_required
+def group_list(request):
+    return render(request, "inventory/group_list.html", {"groups": selectors.group_list()})
+
+
+def _group_form(request, group=None):
+    form = ServerGroupForm(request.POST or None, user=request.user, group=group)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if group is None:
+                group = services.group_create(actor=request.user, **form.cleaned_data)
+            else:
+                services.group_update(actor=request.user, group=group, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Group {group.name} saved.")
+            return redirect("group_list")
+    return render(request, "inventory/group_form.html", {"form": form, "group": group})
+
+
+@admin_required
+def group_create(request):
+    return _group_form(request)
+
+
+@admin_required
+def group_edit(request, pk):
+    return _group_form(request, get_object_or_404(ServerGroup, pk=pk))
+
+
+@admin_required
+def group_delete(request, pk):
+    group = get_object_or_404(ServerGroup, pk=pk)
+    if request.method != "POST":
+        return render(request, "inventory/group_confirm_delete.html", {"group": group})
+    services.group_delete(actor=request.user, group=group)
+    messages.success(request, f"Group {group.name} deleted.")
+    return redirect_after_post(request, reverse("group_list"))

@@ -17,7 +17,7 @@ from automation.models import (
     ProjectSnapshot,
     ProjectSync,
 )
-from inventory.models import Server, ServerMetric
+from inventory.models import Server, ServerGroup, ServerMetric
 
 SAMPLE_PLAYBOOK = """\
 - name: Sample
@@ -57,6 +57,13 @@ class ServerFactory(factory.django.DjangoModelFactory):
     os_version = "6.1"
     ssh_port = 22
     ssh_user = "deploy"
+
+
+class ServerGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServerGroup
+
+    name = factory.Sequence(lambda n: f"group{n}")
 
 
 class ServerMetricFactory(factory.django.DjangoModelFactory):

@@ -26,6 +26,7 @@ from tests.factories import (
     ProjectSnapshotFactory,
     ProjectSyncFactory,
     ServerFactory,
+    ServerGroupFactory,
     UserFactory,
 )
 
@@ -57,6 +58,10 @@ def PLAYBOOK(d):  # noqa: N802
 
 def JOB(d):  # noqa: N802
     return {"job_id": d.job.job_id}
+
+
+def GROUP(d):  # noqa: N802
+    return {"pk": d.group.pk}
 
 
 def PROJECT(d):  # noqa: N802
@@ -99,6 +104,11 @@ MATRIX = {
     "server_chart": Route(SERVER),
     "server_refresh": Route(SERVER, get=POST_ONLY, post=(LOGIN, 302, 302, 302)),
     "server_test": Route(SERVER, get=ADMIN_POST_ONLY, post=ADMINS_WRITE),
+    "group_list": Route(get=ADMINS_ONLY),
+    "group_new": Route(get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "group_edit": Route(GROUP, get=ADMINS_ONLY, post=ADMINS_ONLY),
+    # The admin's POST deletes the group: the super_admin's then finds none.
+    "group_delete": Route(GROUP, get=ADMINS_ONLY, post=(LOGIN, 403, 302, 404)),
     # playbooks
     "playbook_list": Route(),
     "playbook_history_all": Route(),
@@ -241,6 +251,7 @@ class Demo:
     local_server: object
     snapshot: object
     sync: object
+    group: object
 
 
 @pytest.fixture
@@ -260,6 +271,7 @@ def demo(user, admin, super_admin):
         local_server=ServerFactory(connection="local"),
         snapshot=(snapshot := ProjectSnapshotFactory()),
         sync=ProjectSyncFactory(project=snapshot.project),
+        group=ServerGroupFactory(),
     )
 
 
