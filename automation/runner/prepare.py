@@ -1,6 +1,6 @@
-"""The job's private directory, written before a run: the playbook snapshot, the inventory for
-the one server (with a copy of its key and of known_hosts), the extra vars as a file and the
-environment Ansible runs with.
+"""The job's private directory, written before a run: the playbook snapshot, the inventory of
+its hosts and groups (with a copy of each host's key and of known_hosts), the extra vars as a
+file and the environment Ansible runs with.
 
 The directory is fresh for every job and removed after it: ansible-runner reads back env/ files
 from earlier runs (FIELD-NOTES), which would leak settings and keys between jobs.
@@ -14,6 +14,7 @@ import yaml
 from django.core.exceptions import ValidationError
 
 from inventory.keys import resolve_key_path
+from inventory.models import ServerGroup
 from inventory.ssh import known_hosts_locked
 
 
@@ -34,6 +35,67 @@ def unsafe_yaml(value):
 def build_inventory(server, root):
     """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin)."""
     return {"all": {"hosts": {server.hostname: host_connection_vars(server, root)}}}
+
+
+def build_job_inventory(job, root):
+    """Inventory for ``job``: every targeted host (its job_hosts rows with a server) with its
+    own variables and how it is reached, and every group with its variables, its targeted
+    members and its child groups, as Ansible's YAML inventory has them. So ``hosts: web``,
+    ``serial``, ``run_once``, ``groups['db'][0]`` and ``hostvars`` behave as in Ansible.
+
+    Host variables: the server's ``variables``, then its connection (``host_connection_vars``,
+    which wins). An SSH server is pinned to ``ansible_connection: ssh``: a group variable
+    cannot turn it into a run on the controller (only a super admin makes a local server).
+    Each host's key and known_hosts are copied into its own directory (``hosts/<n>/ssh``).
+    Group and host variables are templated by Ansible, as in any inventory; extra vars never
+    are (``unsafe_yaml``)."""
+    servers = [row.server for row in job.hosts.all() if row.server is not None]
+    if job.server_id and not servers:
+        servers = [job.server]  # a job launched before job_hosts existed
+    if inactive := sorted(s.hostname for s in servers if not s.is_active):
+        raise ValidationError(
+            f"{', '.join(inactive)} {'was' if len(inactive) == 1 else 'were'} deactivated after "
+            "the job was queued; nothing ran. Launch it again on active servers."
+        )
+    hosts = {}
+    for index, server in enumerate(sorted(servers, key=lambda s: s.hostname)):
+        if len(servers) == 1:
+            host_root = root  # as for every single-server job: root/ssh
+        else:
+            host_root = root / "hosts" / str(index)
+            host_root.mkdir(parents=True)
+        host_vars = dict(server.variables or {})
+        if not server.is_local:
+            host_vars["ansible_connection"] = "ssh"
+        host_vars.update(host_connection_vars(server, host_root))
+        hosts[server.hostname] = host_vars
+    targeted = set(hosts)
+    children = {}
+    for group in ServerGroup.objects.prefetch_related("servers", "children").order_by("name"):
+        entry = {}
+        members = sorted(s.hostname for s in group.servers.all() if s.hostname in targeted)
+        if members:
+            entry["hosts"] = dict.fromkeys(members, None)
+        if group.variables:
+            entry["vars"] = group.variables
+        if nested := sorted(child.name for child in group.children.all()):
+            entry["children"] = dict.fromkeys(nested, None)
+        children[group.name] = entry or None
+    inventory = {"all": {"hosts": hosts}}
+    if children:
+        inventory["all"]["children"] = children
+    return inventory
+
+
+def job_ssh_dirs(job, root):
+    """The known_hosts files the run may have added host keys to: (server, file) pairs."""
+    rows = [row.server for row in job.hosts.all() if row.server is not None]
+    if job.server_id and not rows:
+        rows = [job.server]
+    if len(rows) == 1:
+        return [(rows[0], root / "ssh" / "known_hosts")]
+    ordered = sorted(rows, key=lambda s: s.hostname)
+    return [(s, root / "hosts" / str(i) / "ssh" / "known_hosts") for i, s in enumerate(ordered)]
 
 
 def host_connection_vars(server, root):
@@ -107,7 +169,7 @@ def prepare(job, root):
         content = job.playbook.read_content()
         (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
     (root / "inventory").mkdir()
-    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server, root)))
+    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_job_inventory(job, root)))
     (root / "env").mkdir()
     # ansible-runner passes this file as -e @env/extravars: values never reach a command line.
     (root / "env" / "extravars").write_text(unsafe_yaml(job.extra_vars or {}), encoding="utf-8")
