@@ -8,10 +8,14 @@ from automation.models import Job, JobHost, Playbook
 from automation.services.jobs import job_launch
 from automation.tasks import start_waiting_jobs
 from inventory import services as inventory
+from tests.automation import test_projects
 from tests.automation.conftest import tasks_yaml
 from tests.factories import JobFactory, PlaybookFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
+# A real Git project synced through the real task (fixtures of the projects tests).
+repo = test_projects.repo
+synced = test_projects.synced
 
 
 def group(admin, name, servers):
@@ -100,3 +104,42 @@ def test_a_job_on_a_busy_host_waits_then_starts_when_the_other_ends(
         start_waiting_jobs(first)
     waiting.refresh_from_db()
     assert waiting.status == Job.Status.SUCCESS, waiting.error_message
+
+
+def test_a_project_inventory_file_runs_its_hosts_and_marks_unknown_ones(
+    synced, repo, inline_tasks, admin, as_admin
+):
+    """Hosts named only by the project's inventory file run (here on the controller, inside
+    the sandbox) and are shown as such; one named like a known server is linked to it."""
+    known = ServerFactory(hostname="known1")
+    project = synced()
+    repo.commit(
+        {
+            "inventory/hosts.ini": (
+                "[edge]\nedge1 ansible_connection=local\nknown1 ansible_connection=local\n"
+                "[edge:vars]\ncolour=blue\n"
+            ),
+            "edge.yml": (
+                "- hosts: edge\n  gather_facts: false\n  tasks:\n"
+                "    - ansible.builtin.debug:\n"
+                "        msg: '{{ inventory_hostname }} is {{ colour }}'\n"
+            ),
+        }
+    )
+    test_projects.sync_again(inline_tasks, project, admin)
+    playbook = Playbook.objects.get(project=project, path="edge.yml")
+    with pytest.raises(ValidationError, match="no inventory file inventory/nope.ini"):
+        job_launch(playbook=playbook, inventory_path="inventory/nope.ini", user=admin)
+    with pytest.raises(ValidationError, match="not a path inside the project"):
+        job_launch(playbook=playbook, inventory_path="../../etc/hosts", user=admin)
+    with inline_tasks():
+        job = job_launch(playbook=playbook, inventory_path="inventory/hosts.ini", user=admin)
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCESS, job.error_message
+    rows = {row.hostname: row for row in job.hosts.all()}
+    assert rows["edge1"].server is None and rows["edge1"].ok == 1
+    assert rows["known1"].server == known and rows["known1"].ok == 1
+    text = "\n".join(job.logs.values_list("content", flat=True))
+    assert "edge1 is blue" in text
+    page = as_admin.get(job.get_absolute_url()).content.decode()
+    assert "not in inventory" in page and "inventory/hosts.ini" in page
