@@ -78,14 +78,22 @@ def dashboard_figures(*, tz, now=None):
 
     hot = Q(cpu_usage__gt=HOT_PERCENT) | Q(memory_usage__gt=HOT_PERCENT)
     hot |= Q(disk_usage__gt=HOT_PERCENT)
-    stale = Q(last_monitored__isnull=True) | Q(last_monitored__lt=now - STALE_AFTER)
+    # A server never polled (just added) is "never polled", not stale; one whose last poll
+    # failed is "failing", however recent that poll (it is not healthy for being polled).
+    stale = Q(last_monitored__lt=now - STALE_AFTER)
     servers = Server.objects.filter(is_active=True).aggregate(
-        active=Count("pk"), hot=Count("pk", filter=hot), stale=Count("pk", filter=stale)
+        active=Count("pk"),
+        hot=Count("pk", filter=hot),
+        stale=Count("pk", filter=stale),
+        never=Count("pk", filter=Q(last_monitored__isnull=True)),
+        failing=Count("pk", filter=~Q(last_error="")),
     )
     return {
         "servers_active": servers["active"],
         "servers_hot": servers["hot"],
         "servers_stale": servers["stale"],
+        "servers_never_polled": servers["never"],
+        "servers_failing": servers["failing"],
         "playbooks": Playbook.objects.filter(is_active=True).count(),
         "jobs_today": [(s.label, count(s.value, "today")) for s in Job.Status],
         "jobs_week": [(s.label, count(s.value, "week")) for s in Job.Status],
@@ -119,12 +127,23 @@ def recent_jobs(limit=10):
     return _newest(Job.objects.all(), limit)
 
 
-def stale_servers(*, now=None, limit=10):
-    """Active servers not monitored for over STALE_AFTER (or never), longest silent first."""
-    now = now or timezone.now()
-    stale = Q(last_monitored__isnull=True) | Q(last_monitored__lt=now - STALE_AFTER)
+def failing_servers(*, limit=10):
+    """Active servers whose last poll or connection test failed (``last_error`` set)."""
     return list(
-        Server.objects.filter(stale, is_active=True).order_by("last_monitored", "hostname")[:limit]
+        Server.objects.filter(is_active=True)
+        .exclude(last_error="")
+        .order_by("-last_monitored", "hostname")[:limit]
+    )
+
+
+def stale_servers(*, now=None, limit=10):
+    """Active servers polled before but not for over STALE_AFTER, longest silent first. One
+    never polled (just added) is not stale: the dashboard counts it as "never polled"."""
+    now = now or timezone.now()
+    return list(
+        Server.objects.filter(last_monitored__lt=now - STALE_AFTER, is_active=True).order_by(
+            "last_monitored", "hostname"
+        )[:limit]
     )
 
 

@@ -20,7 +20,7 @@ from django.db.models import Case, Count, F, Max, Value, When
 from django.db.models.functions import TruncDate
 
 from auditing.models import AuditLog
-from automation.models import Job
+from automation.models import Job, JobHost
 from core.db import insert_sql
 from insights.models import (
     DURATION_EDGES,
@@ -177,11 +177,12 @@ def _record(job):
         _daily_increments(job),
         maxima=("duration_max",),
     )
-    _upsert(
-        JobServerDailyStat,
-        {"day": day, "server_id": job.server_id},
-        {"runs": 1, "failed": int(failed)},
-    )
+    for server_id, failed_there in _server_outcomes(job, failed):
+        _upsert(
+            JobServerDailyStat,
+            {"day": day, "server_id": server_id},
+            {"runs": 1, "failed": int(failed_there)},
+        )
     _upsert(JobActivityStat, {"bucket": quarter_hour(job.created_at)}, {"runs": 1})
     if failed:
         message = normalise_error(job.error_message)
@@ -192,6 +193,24 @@ def _record(job):
             maxima=("last_seen",),
             keep=("message",),
         )
+
+
+def _server_outcomes(job, failed, hosts=None):
+    """(server id, failed there) for each server the job ran on. A single-server job: its
+    server and the job's outcome. A multi-host job: one pair per job_hosts row with a server
+    (a host of a project inventory file that is not a server is not counted); a failed job
+    counts as failed on the hosts that failed, were unreachable or never ran a task, not on
+    the hosts where everything went well. ``hosts``: those rows, when already read."""
+    if job.server_id:
+        return [(job.server_id, failed)]
+    if hosts is None:
+        hosts = JobHost.objects.filter(job_id=job.pk, server__isnull=False).values_list(
+            "server_id", "ok", "failed", "unreachable", "skipped"
+        )
+    return [
+        (server_id, failed and (bad or lost or not (ok or skipped)))
+        for server_id, ok, bad, lost, skipped in hosts
+    ]
 
 
 def _upsert(model, keys, values, *, maxima=(), keep=()):
@@ -340,6 +359,11 @@ def rebuild_job_stats(*, batch_size=5000, progress=None):
         if not batch:
             break
         last_pk = batch[-1][0]
+        multi = defaultdict(list)
+        for job_pk, *rest in JobHost.objects.filter(
+            job_id__in=[row[0] for row in batch if row[4] is None], server__isnull=False
+        ).values_list("job_id", "server_id", "ok", "failed", "unreachable", "skipped"):
+            multi[job_pk].append(tuple(rest))
         for row in batch:
             job = Job(**dict(zip(("id", *columns[1:]), row, strict=True)))
             if job.status not in Job.FINISHED:
@@ -357,13 +381,15 @@ def rebuild_job_stats(*, batch_size=5000, progress=None):
                         current[name] = max(current[name], value)
                     else:
                         current[name] += value
-            servers[(day, job.server_id)][0] += 1
+            failed = job.status == Job.Status.FAILED
+            for server_id, failed_there in _server_outcomes(job, failed, multi.get(job.pk, [])):
+                servers[(day, server_id)][0] += 1
+                servers[(day, server_id)][1] += int(failed_there)
             activity[quarter_hour(job.created_at)] += 1
             if job.status == Job.Status.FAILED:
                 message = normalise_error(job.error_message)
                 seen = job.completed_at or job.created_at
                 entry = failures.setdefault((day, _signature(message)), [message, 0, seen])
-                servers[(day, job.server_id)][1] += 1
                 entry[1] += 1
                 entry[2] = max(entry[2], seen)
         if progress:

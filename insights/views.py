@@ -28,6 +28,7 @@ def dashboard(request):
         "running_total": running_total,
         "recent_jobs": analytics.recent_jobs(),
         "stale_servers": analytics.stale_servers(),
+        "failing_servers": analytics.failing_servers(),
     }
     return render(request, "insights/dashboard.html", context)
 

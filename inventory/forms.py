@@ -5,8 +5,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from inventory.keys import keys_dir, resolve_key_path
-from inventory.models import Credential, Server
-from inventory.services import SERVER_FIELDS
+from inventory.models import Credential, Server, ServerGroup
+from inventory.services import SERVER_FIELDS, validate_group_name
+from inventory.variables import check_reserved_variables, parse_variables, variables_text
 
 # RFC 1123: labels of letters, digits and hyphens, 1-63 long, not starting or ending with "-".
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -23,6 +24,32 @@ def validate_hostname(value):
             "Enter a valid hostname (RFC 1123): letters, digits and hyphens in dot-separated "
             "labels of at most 63 characters, not starting or ending with a hyphen."
         )
+
+
+class VariablesField(forms.CharField):
+    """Variables typed as YAML or JSON, cleaned to a mapping (inventory/variables.py)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault(
+            "widget",
+            forms.Textarea(
+                attrs={"class": "code short", "rows": 5, "placeholder": "http_port: 80"}
+            ),
+        )
+        kwargs.setdefault(
+            "help_text",
+            "YAML or JSON mapping, e.g. 'http_port: 80'. Keys starting with ansible_ are "
+            "admin-only.",
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return variables_text(value) if isinstance(value, dict) else value
+
+    def to_python(self, value):
+        return parse_variables(super().to_python(value))
 
 
 class ServerForm(forms.ModelForm):
@@ -56,6 +83,8 @@ class ServerForm(forms.ModelForm):
             "connection": "Local runs playbooks on this controller (super admins only).",
         }
 
+    variables = VariablesField(label="Host variables")
+
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
@@ -84,6 +113,11 @@ class ServerForm(forms.ModelForm):
         value = self.cleaned_data["hostname"].strip().lower()
         validate_hostname(value)
         return value
+
+    def clean_variables(self):
+        variables = self.cleaned_data["variables"]
+        check_reserved_variables(variables, user=self.user)
+        return variables
 
     def clean_ssh_user(self):
         value = self.cleaned_data["ssh_user"].strip()
@@ -195,3 +229,49 @@ class CredentialForm(forms.ModelForm):
         return {name: self.cleaned_data[name] for name in self.Meta.fields if name != "kind"} | (
             {} if self.instance.pk else {"kind": self.cleaned_data["kind"]}
         )
+class ServerGroupForm(forms.Form):
+    """Create or edit a group: its name, variables, member servers and child groups."""
+
+    name = forms.CharField(max_length=255)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    variables = VariablesField(label="Group variables")
+    servers = forms.ModelMultipleChoiceField(
+        queryset=Server.objects.order_by("hostname"), required=False
+    )
+    children = forms.ModelMultipleChoiceField(
+        queryset=ServerGroup.objects.order_by("name"),
+        required=False,
+        label="Child groups",
+        help_text="Groups nested inside this one (their hosts are in it too).",
+    )
+
+    def __init__(self, *args, user, group=None, **kwargs):
+        if group is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "name": group.name,
+                    "description": group.description,
+                    "variables": group.variables,
+                    "servers": list(group.servers.values_list("pk", flat=True)),
+                    "children": list(group.children.values_list("pk", flat=True)),
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.user, self.group = user, group
+        if group is not None:
+            self.fields["children"].queryset = self.fields["children"].queryset.exclude(pk=group.pk)
+
+    def clean_name(self):
+        name = validate_group_name(self.cleaned_data["name"].strip())
+        taken = ServerGroup.objects.filter(name=name)
+        if self.group is not None:
+            taken = taken.exclude(pk=self.group.pk)
+        if taken.exists():
+            raise ValidationError(f"A group named {name} exists already.")
+        return name
+
+    def clean_variables(self):
+        variables = self.cleaned_data["variables"]
+        check_reserved_variables(variables, user=self.user)
+        return variables

@@ -146,6 +146,9 @@ class Server(AuditedMixin, models.Model):
     last_monitored = models.DateTimeField(null=True, blank=True)
     # Why the last poll or connection test failed; empty after a success.
     last_error = models.TextField(blank=True)
+    # Host variables for Ansible (a mapping; see inventory/variables.py). A database default,
+    # so adding the column is a metadata change.
+    variables = models.JSONField(default=dict, blank=True, db_default={})
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -200,3 +203,41 @@ class ServerMetric(models.Model):
 
     def __str__(self):
         return f"{self.server_id} @ {self.collected_at:%Y-%m-%d %H:%M}"
+
+
+class ServerGroup(AuditedMixin, models.Model):
+    """A named group of servers, as an Ansible inventory group: ``hosts: <name>`` in a play
+    targets its members and the members of its child groups. ``variables`` become group vars.
+
+    Nesting: ``children`` are groups inside this one (Ansible's ``children:``). A group is
+    never its own descendant; inventory/services.py refuses a change that would make a cycle.
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    servers = models.ManyToManyField(
+        Server, related_name="groups", blank=True, db_table="server_group_members"
+    )
+    children = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        related_name="parents",
+        blank=True,
+        db_table="server_group_children",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    audit_resource_type = "server_group"
+    audit_ignored_fields = frozenset({"created_at", "updated_at"})
+
+    class Meta:
+        db_table = "server_groups"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("group_edit", args=[self.pk])

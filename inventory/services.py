@@ -5,6 +5,7 @@ test and polling the fleet. The views call these; the audit rows come from the r
 A local-connection server runs playbooks on the controller itself: only a super_admin creates,
 changes or deletes one (the form offers the choice only to them; this is the check)."""
 
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, cast
@@ -16,7 +17,9 @@ from django.db.models import CharField, ProtectedError
 from auditing.models import AuditLog
 from auditing.services import audit_record
 from inventory import crypto, metrics, ssh
-from inventory.models import Credential, Server
+from inventory.models import Credential, Server, ServerGroup
+from inventory.selectors import group_descendant_ids
+from inventory.variables import check_reserved_variables, validate_variables
 
 SERVER_FIELDS = (
     "hostname",
@@ -30,6 +33,7 @@ SERVER_FIELDS = (
     "os_type",
     "os_version",
     "is_active",
+    "variables",
 )
 IN_JOB_HISTORY = (
     "Server {} has jobs in its history and cannot be deleted. "
@@ -49,6 +53,8 @@ def _save(server: Server, fields: dict[str, Any]) -> Server:
     unknown = set(fields) - set(SERVER_FIELDS)
     if unknown:
         raise TypeError(f"not server fields: {sorted(unknown)}")
+    if "variables" in fields:
+        fields["variables"] = validate_variables(fields["variables"])
     for name, value in fields.items():
         setattr(server, name, value)
     # Field rules only: the form has checked uniqueness, and the database enforces it.
@@ -60,12 +66,14 @@ def _save(server: Server, fields: dict[str, Any]) -> Server:
 def server_create(*, actor: Any, **fields: Any) -> Server:
     """Create a server from validated ``fields`` (names in SERVER_FIELDS)."""
     _check_may_change(actor, None, fields.get("connection"))
+    check_reserved_variables(fields.get("variables") or {}, user=actor)
     return _save(Server(), fields)
 
 
 def server_update(*, actor: Any, server: Server, **fields: Any) -> Server:
     """Change ``server``'s ``fields`` (names in SERVER_FIELDS) and save it."""
     _check_may_change(actor, server, fields.get("connection"))
+    check_reserved_variables(fields.get("variables") or {}, user=actor)
     return _save(server, fields)
 
 
@@ -275,3 +283,93 @@ def credentials_rotate() -> int:
             Credential.objects.filter(pk=pk).update(secret=crypto.rotate(token))
             count += 1
     return count
+# --- groups ---------------------------------------------------------------------------------
+
+GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,254}$")
+# Names Ansible gives groups of its own: a group of ours by that name would merge with them.
+RESERVED_GROUP_NAMES = {"all", "ungrouped"}
+
+
+def validate_group_name(name: str) -> str:
+    """A name Ansible accepts as a group name without a warning (letters, digits, '_', '-'
+    is tolerated but warned about by Ansible: we allow it, as ``hosts: web-servers`` works)."""
+    if not GROUP_NAME.match(name or ""):
+        raise ValidationError(
+            "A group name is letters, digits, '_' and '-', starting with a letter or '_'."
+        )
+    if name.lower() in RESERVED_GROUP_NAMES:
+        raise ValidationError(f"'{name}' is a group Ansible makes itself; choose another name.")
+    return name
+
+
+def _check_no_cycle(group: ServerGroup, children: Iterable[ServerGroup]) -> None:
+    children = list(children)
+    if group.pk is None:
+        return  # a new group is nobody's child yet
+    for child in children:
+        if group.pk in group_descendant_ids([child.pk]):
+            path = "itself" if child.pk == group.pk else f"{child.name}, which contains it"
+            raise ValidationError(
+                f"Group {group.name} cannot contain {path}: groups would nest in a circle."
+            )
+
+
+def _group_save(
+    group: ServerGroup,
+    *,
+    actor: Any,
+    name: str,
+    description: str,
+    variables: dict[str, Any],
+    servers: Iterable[Server],
+    children: Iterable[ServerGroup],
+) -> ServerGroup:
+    if not actor.is_admin:
+        raise PermissionDenied
+    validate_group_name(name)
+    variables = validate_variables(variables)
+    check_reserved_variables(variables, user=actor)
+    servers, children = list(servers), list(children)
+    with transaction.atomic():
+        # Serialise nesting changes: two edits adding A->B and B->A at once would each pass.
+        list(ServerGroup.objects.select_for_update().filter(pk__in=[c.pk for c in children]))
+        _check_no_cycle(group, children)
+        before = (
+            {
+                "servers": sorted(group.servers.values_list("hostname", flat=True)),
+                "children": sorted(group.children.values_list("name", flat=True)),
+            }
+            if group.pk
+            else {"servers": [], "children": []}
+        )
+        group.name, group.description, group.variables = name, description, variables
+        group.full_clean(validate_unique=False, validate_constraints=False)
+        group.save()
+        group.servers.set(servers)
+        group.children.set(children)
+        after = {
+            "servers": sorted(s.hostname for s in servers),
+            "children": sorted(c.name for c in children),
+        }
+        # Membership is many-to-many: the model receivers do not see it; record it here.
+        changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+        if changes:
+            audit_record(AuditLog.Action.UPDATE, group, {"changes": changes}, user=actor)
+    return group
+
+
+def group_create(*, actor: Any, **fields: Any) -> ServerGroup:
+    """Create a group with its variables, member servers and child groups."""
+    return _group_save(ServerGroup(), actor=actor, **fields)
+
+
+def group_update(*, actor: Any, group: ServerGroup, **fields: Any) -> ServerGroup:
+    """Change a group; a change that would nest groups in a circle is refused."""
+    return _group_save(group, actor=actor, **fields)
+
+
+def group_delete(*, actor: Any, group: ServerGroup) -> None:
+    """Delete a group (its servers stay; past jobs keep their hosts in job_hosts)."""
+    if not actor.is_admin:
+        raise PermissionDenied
+    group.delete()

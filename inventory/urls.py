@@ -24,4 +24,8 @@ urlpatterns = [
     path("credentials/new/", views.credential_create, name="credential_new"),
     path("credentials/<int:pk>/", views.credential_edit, name="credential_edit"),
     path("credentials/<int:pk>/delete/", views.credential_delete, name="credential_delete"),
+    path("groups/", views.group_list, name="group_list"),
+    path("groups/new/", views.group_create, name="group_new"),
+    path("groups/<int:pk>/edit/", views.group_edit, name="group_edit"),
+    path("groups/<int:pk>/delete/", views.group_delete, name="group_delete"),
 ]

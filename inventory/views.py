@@ -13,8 +13,8 @@ from core.htmx import redirect_after_post, render_partial_or_page
 from inventory import metrics, selectors, services, ssh
 from inventory.charts import metrics_chart
 from inventory.crypto import CredentialsKeyError
-from inventory.forms import CredentialForm, ServerForm
-from inventory.models import Credential, Server
+from inventory.forms import CredentialForm, ServerForm, ServerGroupForm
+from inventory.models import Credential, Server, ServerGroup
 
 SERVERS_PER_PAGE = 25
 
@@ -33,8 +33,12 @@ def server_list(request):
     q = request.GET.get("q", "").strip()[:255]
     status = request.GET.get("status", "all")
     sort = request.GET.get("sort", "hostname")
-    servers = selectors.server_list(q=q, status=status, sort=sort)
+    groups = selectors.group_choices()
+    group = selectors.group_from_param(request.GET.get("group"), groups)
+    servers = selectors.server_list(q=q, status=status, sort=sort, group=group)
     context = {
+        "groups": groups,
+        "group": group,
         "page": Paginator(servers, SERVERS_PER_PAGE).get_page(request.GET.get("page")),
         "q": q,
         "status": status,
@@ -210,3 +214,45 @@ def credential_delete(request, pk):
         return redirect("credential_edit", pk=pk)
     messages.success(request, f"Credential {credential.name} deleted.")
     return redirect("credential_list")
+# --- groups (admins manage them; everyone sees them on the servers list's filter) ----------
+
+
+@admin_required
+def group_list(request):
+    return render(request, "inventory/group_list.html", {"groups": selectors.group_list()})
+
+
+def _group_form(request, group=None):
+    form = ServerGroupForm(request.POST or None, user=request.user, group=group)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if group is None:
+                group = services.group_create(actor=request.user, **form.cleaned_data)
+            else:
+                services.group_update(actor=request.user, group=group, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Group {group.name} saved.")
+            return redirect("group_list")
+    return render(request, "inventory/group_form.html", {"form": form, "group": group})
+
+
+@admin_required
+def group_create(request):
+    return _group_form(request)
+
+
+@admin_required
+def group_edit(request, pk):
+    return _group_form(request, get_object_or_404(ServerGroup, pk=pk))
+
+
+@admin_required
+def group_delete(request, pk):
+    group = get_object_or_404(ServerGroup, pk=pk)
+    if request.method != "POST":
+        return render(request, "inventory/group_confirm_delete.html", {"group": group})
+    services.group_delete(actor=request.user, group=group)
+    messages.success(request, f"Group {group.name} deleted.")
+    return redirect_after_post(request, reverse("group_list"))

@@ -50,6 +50,8 @@ INDEX_REASONS = {
     "idx_worker_heartbeats_cluster": "a worker's shutdown",
     "unique job_id": "job pages by UUID",
     "uniq_job_logs_line": "console reads by line",
+    "uniq_job_hosts_host": "a job's hosts; stats at the end by hostname",
+    "idx_job_hosts_server_created": "jobs on a server (multi-host jobs), newest first",
     "timestamp index": "job log retention",
     "idx_audit_user": "audit filter by user",
     "idx_audit_action": "audit filter; last purge runs",

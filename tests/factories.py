@@ -18,7 +18,7 @@ from automation.models import (
     ProjectSync,
 )
 from inventory.crypto import encrypt
-from inventory.models import Credential, Server, ServerMetric
+from inventory.models import Credential, Server, ServerGroup, ServerMetric
 
 SAMPLE_PLAYBOOK = """\
 - name: Sample
@@ -70,6 +70,11 @@ class CredentialFactory(factory.django.DjangoModelFactory):
     kind = Credential.Kind.BECOME
     become_method = "sudo"
     secret = factory.LazyFunction(lambda: encrypt({"password": "factory-Password-1"}))
+class ServerGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ServerGroup
+
+    name = factory.Sequence(lambda n: f"group{n}")
 
 
 class ServerMetricFactory(factory.django.DjangoModelFactory):

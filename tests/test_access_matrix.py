@@ -27,6 +27,7 @@ from tests.factories import (
     ProjectSnapshotFactory,
     ProjectSyncFactory,
     ServerFactory,
+    ServerGroupFactory,
     UserFactory,
 )
 
@@ -58,6 +59,10 @@ def PLAYBOOK(d):  # noqa: N802
 
 def JOB(d):  # noqa: N802
     return {"job_id": d.job.job_id}
+
+
+def GROUP(d):  # noqa: N802
+    return {"pk": d.group.pk}
 
 
 def PROJECT(d):  # noqa: N802
@@ -111,6 +116,11 @@ MATRIX = {
     "credential_new": Route(get=ADMINS_ONLY, post=ADMINS_ONLY),
     "credential_edit": Route(CREDENTIAL, get=ADMINS_ONLY, post=ADMINS_ONLY),
     "credential_delete": Route(CREDENTIAL, get=ADMINS_ONLY, post=ADMINS_WRITE),
+    "group_list": Route(get=ADMINS_ONLY),
+    "group_new": Route(get=ADMINS_ONLY, post=ADMINS_ONLY),
+    "group_edit": Route(GROUP, get=ADMINS_ONLY, post=ADMINS_ONLY),
+    # The admin's POST deletes the group: the super_admin's then finds none.
+    "group_delete": Route(GROUP, get=ADMINS_ONLY, post=(LOGIN, 403, 302, 404)),
     # playbooks
     "playbook_list": Route(),
     "playbook_history_all": Route(),
@@ -254,6 +264,7 @@ class Demo:
     snapshot: object
     sync: object
     credential: object
+    group: object
 
 
 @pytest.fixture
@@ -275,6 +286,7 @@ def demo(user, admin, super_admin):
         snapshot=(snapshot := ProjectSnapshotFactory()),
         sync=ProjectSyncFactory(project=snapshot.project),
         credential=credential,
+        group=ServerGroupFactory(),
     )
 
 

@@ -3,7 +3,7 @@
 and ``workers`` (WorkerHeartbeat). Imported from here (``automation.models``), as Django and
 every caller expect."""
 
-from automation.models.jobs import InvalidTransition, Job, JobLog
+from automation.models.jobs import InvalidTransition, Job, JobHost, JobLog
 from automation.models.playbooks import Playbook, PlaybookVersion
 from automation.models.projects import Project, ProjectSnapshot, ProjectSync, ProjectSyncLog
 from automation.models.workers import WorkerHeartbeat
@@ -11,6 +11,7 @@ from automation.models.workers import WorkerHeartbeat
 __all__ = [
     "InvalidTransition",
     "Job",
+    "JobHost",
     "JobLog",
     "Playbook",
     "PlaybookVersion",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from auditing.mixins import AuditedMixin
 from auditing.models import AuditLog
@@ -42,7 +43,22 @@ class Job(AuditedMixin, models.Model):
 
     job_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     playbook = models.ForeignKey(Playbook, on_delete=models.PROTECT, related_name="jobs")
-    server = models.ForeignKey("inventory.Server", on_delete=models.PROTECT, related_name="jobs")
+    # The one server of a single-server run (the seed's column). Empty for a run on groups, a
+    # list of servers or a project inventory file: its hosts are in ``hosts`` (JobHost).
+    server = models.ForeignKey(
+        "inventory.Server", on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
+    )
+    # The groups a run on groups targeted (their members at launch are in ``hosts``).
+    target_groups = models.ManyToManyField(
+        "inventory.ServerGroup", related_name="jobs", blank=True, db_table="job_target_groups"
+    )
+    # ansible-playbook --limit (validated: automation/services/targets.py) and --forks.
+    limit = models.CharField(max_length=500, blank=True, default="", db_default="")
+    forks = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A project inventory file (a path inside the job's snapshot) used with -i.
+    inventory_path = models.CharField(max_length=500, blank=True, default="", db_default="")
+    # What the run should not hide, e.g. ["no_hosts_matched: play 'x'"]; see callback.py.
+    warnings = models.JSONField(default=list, blank=True, db_default=[])
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -120,10 +136,39 @@ class Job(AuditedMixin, models.Model):
         ]
 
     def __str__(self):
-        return f"{self.playbook} on {self.server} ({self.status})"
+        return f"{self.playbook} on {self.target_label} ({self.status})"
 
     def get_absolute_url(self):
         return reverse("job_detail", kwargs={"job_id": self.job_id})
+
+    @property
+    def target_label(self):
+        """What the job ran on, in a few words: the server, or "N hosts"."""
+        if self.server_id:
+            return self.server.hostname
+        return "several hosts"
+
+    @cached_property
+    def host_rows(self):
+        """The per-host summary: the job's job_hosts rows (with their servers), or for a job
+        from before job_hosts, rows made from its stats."""
+        rows = list(self.hosts.select_related("server").order_by("hostname"))
+        if rows or not self.stats:
+            return rows
+        return [
+            JobHost(
+                job=self,
+                server=self.server,
+                hostname=host,
+                **{k: counts.get(k, 0) for k in JobHost.STATS},
+            )
+            for host, counts in sorted(self.stats.items())
+        ]
+
+    @property
+    def matched_no_hosts(self):
+        """A finished run where some play matched no host (see callback.py)."""
+        return any(w.startswith("no_hosts") for w in self.warnings or [])
 
     def audit_create_action(self):
         return AuditLog.Action.RELAUNCH if self.relaunched_from_id else AuditLog.Action.RUN
@@ -258,6 +303,57 @@ class Job(AuditedMixin, models.Model):
         return False
 
 
+class JobHost(models.Model):
+    """A host a job targeted, with its result. Written at launch with the resolved hosts (every
+    job, single-server ones too) and updated with Ansible's per-host stats at the end; a host
+    named only in a project inventory file gets its row when the stats name it, with no server.
+
+    ``created_at`` is the job's, copied, so "jobs on server X, newest first" is one range of
+    the (server, created_at) index without reading jobs.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="hosts")
+    server = models.ForeignKey(
+        "inventory.Server",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="job_hosts",
+    )
+    hostname = models.CharField(max_length=255)
+    ok = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    unreachable = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    rescued = models.PositiveIntegerField(default=0)
+    ignored = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+
+    STATS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+
+    class Meta:
+        db_table = "job_hosts"
+        ordering = ["hostname"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "hostname"], name="uniq_job_hosts_host"),
+        ]
+        indexes = [
+            # The jobs list filtered by server: newest first, one index range.
+            models.Index(
+                fields=["server", "created_at", "job"], name="idx_job_hosts_server_created"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}:{self.hostname}"
+
+    @property
+    def has_run(self):
+        return any(getattr(self, name) for name in self.STATS)
+
+
 class JobLog(models.Model):
     """One console row of a job, numbered from 1 in the order Ansible printed it.
 
@@ -282,6 +378,9 @@ class JobLog(models.Model):
     # default, so adding the column to a big table is a metadata change, never a rewrite.
     continuation = models.BooleanField(default=False, db_default=False)
     log_level = models.CharField(max_length=10, choices=Level.choices, default=Level.INFO)
+    # The host the line is about (the event's host; '' for play headers, recaps, warnings).
+    # A database default: adding it to a big table is a metadata change, never a rewrite.
+    host = models.CharField(max_length=255, blank=True, default="", db_default="")
     timestamp = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

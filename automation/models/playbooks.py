@@ -31,6 +31,16 @@ class Playbook(AuditedMixin, models.Model):
         related_name="playbooks",
     )
     path = models.CharField(max_length=500, blank=True)
+
+    class HostOverlap(models.TextChoices):
+        WAIT = "wait", "Wait for the running job"
+        REFUSE = "refuse", "Refuse the launch"
+
+    # A job of this playbook targeting a host a running job of it is on: waits (stays pending
+    # until that one ends) or is refused at launch. Two patch runs never overlap on a host.
+    host_overlap = models.CharField(
+        max_length=10, choices=HostOverlap.choices, default="wait", db_default="wait"
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -45,6 +45,9 @@ CANCEL_GRACE_SECONDS = 1.0
 ERROR_PREFIXES = ("fatal:", "failed:", "error!", "[error]", "error:")
 WARNING_PREFIXES = ("[warning]", "[deprecation warning]", "warning:", "[deprecation")
 FAILED_EVENTS = ("runner_on_failed", "runner_item_on_failed", "runner_on_unreachable")
+# A play whose hosts: pattern matched none of the inventory's hosts ("skipping: no hosts
+# matched"), or whose hosts all failed before it: recorded on the job (Job.warnings).
+NO_HOSTS_EVENTS = ("playbook_on_no_hosts_matched", "playbook_on_no_hosts_remaining")
 # What ansible-playbook prints when a vars_prompt or pause would wait for input it cannot get
 # (its stdin is /dev/null).
 PROMPT_MARKERS = (
@@ -92,7 +95,9 @@ class LogWriter:
         self.job = job
         self.state = state or RunState()
         self.outage = Outage()
-        self.buffer = []  # (line_number, content, level, continuation, bytes)
+        self.buffer = []  # (line_number, content, level, continuation, bytes, host)
+        # The host of the event whose output is being read (set by stream.py); '' outside.
+        self.host = ""
         self.buffered_bytes = 0
         self.uncertain = False  # a write failed: some buffered rows may be stored already
         self.line_number = self.outage.retry(
@@ -111,7 +116,8 @@ class LogWriter:
         # set once the run's credentials are written. Applied to each row before it is stored.
         self.mask = _no_mask
         self.sql = insert_sql(
-            JobLog, ("job", "line_number", "content", "log_level", "continuation", "timestamp")
+            JobLog,
+            ("job", "line_number", "content", "log_level", "continuation", "host", "timestamp"),
         )
 
     # --- cutting output into rows --------------------------------------------------------
@@ -187,7 +193,7 @@ class LogWriter:
     def _append(self, content, level, continuation):
         self.line_number += 1
         size = len(content) if content.isascii() else len(content.encode("utf-8", "replace"))
-        self.buffer.append((self.line_number, content, level, continuation, size))
+        self.buffer.append((self.line_number, content, level, continuation, size, self.host))
         self.buffered_bytes += size
 
     # --- writing rows --------------------------------------------------------------------
@@ -258,8 +264,8 @@ class LogWriter:
             batch = [row for row in batch if row[0] not in stored]
         stamp = connection.ops.adapt_datetimefield_value(timezone.now())
         rows = [
-            (self.job.pk, number, content, level, continuation, stamp)
-            for number, content, level, continuation, _ in batch
+            (self.job.pk, number, content, level, continuation, host[:255], stamp)
+            for number, content, level, continuation, _, host in batch
         ]
         with transaction.atomic():
             if rows:
@@ -285,6 +291,8 @@ class RunState:
     prompt_refused: bool = False
     # Set when the run was stopped because the database stayed away: since when it was.
     database_lost_since: float | None = None
+    # Plays that matched no host (or had none left): "play 'name' (hosts: pattern)".
+    no_hosts_matched: list = field(default_factory=list)
     stats: dict = field(default_factory=dict)
 
 
@@ -294,9 +302,18 @@ def on_event(event, writer, state):
     data = event.get("event_data") or {}
     stdout = event.get("stdout")
     if stdout:  # output not streamed (stream.py hands events over with their output read)
+        writer.host = str(data.get("host") or "")
         writer.write(stdout, name)
+        writer.host = ""
     else:
         writer.flush_if_due()
+    if name in NO_HOSTS_EVENTS:
+        play = data.get("play") or ""
+        pattern = data.get("play_pattern") or ""
+        what = "matched no host" if name == NO_HOSTS_EVENTS[0] else "had no hosts left"
+        note = f"play '{play}' (hosts: {pattern}) {what}"
+        if note not in state.no_hosts_matched:
+            state.no_hosts_matched.append(note)
     if name in FAILED_EVENTS and not data.get("ignore_errors") and not state.first_failure:
         result = data.get("res") or {}
         message = strip_ansi(str(result.get("msg") or result.get("stderr") or "")).strip()

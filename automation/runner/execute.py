@@ -26,7 +26,7 @@ from django.utils import timezone
 from auditing.models import AuditLog
 from auditing.services import audit_record
 from automation import storage
-from automation.models import Job, JobLog
+from automation.models import Job, JobHost, JobLog
 from automation.runner import credentials as run_credentials
 from automation.runner import sandbox, sources
 from automation.runner.callback import (
@@ -37,9 +37,10 @@ from automation.runner.callback import (
     stop_now,
     strip_ansi,
 )
-from automation.runner.prepare import environment, prepare, project_playbook
+from automation.runner.prepare import environment, job_ssh_dirs, prepare, project_playbook
 from automation.runner.retry import DB_ERRORS
 from automation.runner.stream import console_stream
+from inventory.models import Server
 from inventory.ssh import host_entry, known_hosts_adopt
 
 PROMPT_MESSAGE = (
@@ -52,6 +53,8 @@ DATABASE_LOST_MESSAGE = (
 # The end of a run waits for the database up to the task's own limit (Q_CLUSTER timeout is
 # JOB_TIMEOUT + 120 s): past it django-q would kill the worker, and the reaper takes over.
 END_WAIT_AFTER_TIMEOUT = timedelta(seconds=60)
+# What ansible-playbook says when the inventory and --limit leave no host at all.
+NO_HOSTS_TO_TARGET = "leaves us with no hosts to target"
 STAT_KEYS = {
     "ok": "ok",
     "changed": "changed",
@@ -113,11 +116,19 @@ def execute(job):
             # ansible.cfg, roles, collections and plugin folders apply.
             snapshot, playbook = project_playbook(job)
             envvars |= sources.run_environment(snapshot)
+        inventories = [str(root / "inventory" / "hosts.yml")]
+        if job.inventory_path:
+            # The project's own inventory file, read by Ansible inside the sandbox, where
+            # the snapshot is mounted read-only.
+            inventories.append(str(snapshot / job.inventory_path))
         runner = init_runner(
             private_data_dir=str(root),
             project_dir=str(snapshot) if snapshot else None,
             playbook=playbook,
-            inventory=str(root / "inventory" / "hosts.yml"),
+            inventory=inventories if len(inventories) > 1 else inventories[0],
+            # Passed as arguments of their own (--limit, --forks): never through a shell.
+            limit=job.limit or None,
+            forks=job.forks or None,
             envvars=envvars,
             cmdline=" ".join(filter(None, ["--check --diff" if job.check_mode else "", vault]))
             or None,
@@ -145,25 +156,26 @@ def execute(job):
         raise
     finally:
         run_credentials.forget(root)
-        _adopt_host_keys(job.server, root)
+        for server, learned in job_ssh_dirs(job, root):
+            _adopt_host_keys(server, learned)
         shutil.rmtree(root, ignore_errors=True)
     return job
 
 
 def _audit_use(job, run):
     """One USE row per stored credential the run was given, naming the job (never a value)."""
+    where = {"server": job.server.hostname} if job.server_id else {}
     for credential in run.used.values():
         audit_record(
             AuditLog.Action.USE,
             credential,
-            {"job": str(job.job_id), "server": job.server.hostname, "kind": credential.kind},
+            {"job": str(job.job_id), **where, "kind": credential.kind},
         )
 
 
-def _adopt_host_keys(server, root):
+def _adopt_host_keys(server, learned):
     """Host keys Ansible met for the first time during the run join the shared known_hosts
     (trust on first use, as the metrics collector does); a key already there never changes."""
-    learned = root / "ssh" / "known_hosts"
     if server.is_local or not learned.is_file():
         return
     hosts = {host_entry(server.ip_address, server.ssh_port)}
@@ -182,6 +194,38 @@ def host_stats(runner_stats):
     return hosts
 
 
+def record_host_stats(job, stats):
+    """Ansible's per-host counts into the job's job_hosts rows. A host the launch did not
+    name (one of a project inventory file) gets a row of its own: linked to the server of
+    that hostname when there is one, else with no server ("not in the inventory")."""
+    rows = {row.hostname: row for row in JobHost.objects.filter(job=job)}
+    unknown = set(stats) - set(rows)
+    servers = (
+        dict(Server.objects.filter(hostname__in=unknown).values_list("hostname", "pk"))
+        if unknown
+        else {}
+    )
+    changed, created = [], []
+    for hostname, counts in stats.items():
+        row = rows.get(hostname)
+        if row is None:
+            row = JobHost(
+                job=job,
+                server_id=servers.get(hostname),
+                hostname=hostname[:255],
+                created_at=job.created_at,
+            )
+            created.append(row)
+        else:
+            changed.append(row)
+        for name in JobHost.STATS:
+            setattr(row, name, counts.get(name, 0))
+    if changed:
+        JobHost.objects.bulk_update(changed, list(JobHost.STATS))
+    if created:
+        JobHost.objects.bulk_create(created)
+
+
 def _result(job, runner, writer, state):
     """How the run ended: (status, fields for ``Job.finish``)."""
     stats = host_stats(runner.stats)
@@ -197,6 +241,13 @@ def _result(job, runner, writer, state):
         message = f"Cancelled: {reason}." if reason else "Cancelled while running."
     elif runner.status == "timeout":
         status, message = Job.Status.FAILED, f"timed out after {settings.JOB_TIMEOUT} s"
+    elif runner.status == "successful" and rc == 0 and state.no_hosts_matched and not stats:
+        status = Job.Status.FAILED
+        message = (
+            "No hosts matched: "
+            + "; ".join(state.no_hosts_matched)
+            + ". Nothing ran. Check the play's hosts: pattern against the job's target and limit."
+        )
     elif runner.status == "successful" and rc == 0:
         status, message = Job.Status.SUCCESS, ""
     else:
@@ -236,7 +287,18 @@ def _record_end(job, writer, status, *, rc=None, stats=None, error_message=""):
             message = DATABASE_LOST_MESSAGE.format(seconds=time.monotonic() - lost_since)
         elif message is None:
             message = _last_error_line(job) or f"ansible-playbook exited with code {rc}"
+            if job.limit and NO_HOSTS_TO_TARGET in message:
+                message = (
+                    f"The limit '{job.limit}' matches none of the job's hosts: nothing ran. "
+                    f"({message})"
+                )
         with transaction.atomic():
+            if stats:
+                record_host_stats(job, stats)
+            if writer.state.no_hosts_matched:
+                warnings = [f"no_hosts_matched: {play}" for play in writer.state.no_hosts_matched]
+                Job.objects.filter(pk=job.pk).update(warnings=warnings)
+                job.warnings = warnings
             # finish() writes the audit row in its transaction (the worker's audit_context
             # names the user who launched the job).
             job.finish(status, rc=rc, stats=stats, error_message=message)

@@ -1,6 +1,6 @@
-"""The job's private directory, written before a run: the playbook snapshot, the inventory for
-the one server (with a copy of its key and of known_hosts), the extra vars as a file and the
-environment Ansible runs with.
+"""The job's private directory, written before a run: the playbook snapshot, the inventory of
+its hosts and groups (with a copy of each host's key and of known_hosts), the extra vars as a
+file and the environment Ansible runs with.
 
 The directory is fresh for every job and removed after it: ansible-runner reads back env/ files
 from earlier runs (FIELD-NOTES), which would leak settings and keys between jobs.
@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 
 from automation.runner import credentials as run_credentials
 from inventory.keys import resolve_key_path
+from inventory.models import ServerGroup
 from inventory.ssh import known_hosts_locked
 
 
@@ -35,6 +36,62 @@ def unsafe_yaml(value):
 def build_inventory(server, root):
     """Inventory for the one server (JSON is valid YAML for Ansible's yaml plugin)."""
     return {"all": {"hosts": {server.hostname: host_connection_vars(server, root)}}}
+
+
+def build_job_inventory(job, root):
+    """Inventory for ``job``: every targeted host (its job_hosts rows with a server) with its
+    own variables and how it is reached, and every group with its variables, its targeted
+    members and its child groups, as Ansible's YAML inventory has them. So ``hosts: web``,
+    ``serial``, ``run_once``, ``groups['db'][0]`` and ``hostvars`` behave as in Ansible.
+
+    Host variables: the server's ``variables``, then its connection (``host_connection_vars``,
+    which wins). An SSH server is pinned to ``ansible_connection: ssh``: a group variable
+    cannot turn it into a run on the controller (only a super admin makes a local server).
+    Each host's key is written into the job's ``ssh/`` directory under a name of its own
+    (``id_<server id>``), beside one copy of the known hosts; stored passwords go into
+    ``inventory/host_vars/<host>.yml`` (automation/runner/credentials.py).
+    Group and host variables are templated by Ansible, as in any inventory; extra vars never
+    are (``unsafe_yaml``)."""
+    servers = [row.server for row in job.hosts.all() if row.server is not None]
+    if job.server_id and not servers:
+        servers = [job.server]  # a job launched before job_hosts existed
+    if inactive := sorted(s.hostname for s in servers if not s.is_active):
+        raise ValidationError(
+            f"{', '.join(inactive)} {'was' if len(inactive) == 1 else 'were'} deactivated after "
+            "the job was queued; nothing ran. Launch it again on active servers."
+        )
+    hosts = {}
+    for server in sorted(servers, key=lambda s: s.hostname):
+        host_vars = dict(server.variables or {})
+        if not server.is_local:
+            host_vars["ansible_connection"] = "ssh"
+        host_vars.update(host_connection_vars(server, root))
+        hosts[server.hostname] = host_vars
+    targeted = set(hosts)
+    children = {}
+    for group in ServerGroup.objects.prefetch_related("servers", "children").order_by("name"):
+        entry = {}
+        members = sorted(s.hostname for s in group.servers.all() if s.hostname in targeted)
+        if members:
+            entry["hosts"] = dict.fromkeys(members, None)
+        if group.variables:
+            entry["vars"] = group.variables
+        if nested := sorted(child.name for child in group.children.all()):
+            entry["children"] = dict.fromkeys(nested, None)
+        children[group.name] = entry or None
+    inventory = {"all": {"hosts": hosts}}
+    if children:
+        inventory["all"]["children"] = children
+    return inventory
+
+
+def job_ssh_dirs(job, root):
+    """The known_hosts file the run may have added host keys to, with each server it may hold
+    new keys for: (server, file) pairs (one file, shared by the job's hosts)."""
+    rows = [row.server for row in job.hosts.all() if row.server is not None]
+    if job.server_id and not rows:
+        rows = [job.server]
+    return [(server, root / "ssh" / "known_hosts") for server in rows]
 
 
 def host_connection_vars(server, root):
@@ -125,7 +182,7 @@ def prepare(job, root):
         content = job.playbook.read_content()
         (root / "project" / "playbook.yml").write_text(content, encoding="utf-8")
     (root / "inventory").mkdir()
-    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_inventory(job.server, root)))
+    (root / "inventory" / "hosts.yml").write_text(json.dumps(build_job_inventory(job, root)))
     (root / "env").mkdir()
     # ansible-runner passes this file as -e @env/extravars: values never reach a command line.
     (root / "env" / "extravars").write_text(unsafe_yaml(job.extra_vars or {}), encoding="utf-8")

@@ -39,6 +39,9 @@ CHUNK_END = re.compile(r"\x1b\[\d+D")
 MARKER_MAX = 64 * 1024
 # The display callback dumps each event's data starting with its name.
 EVENT_NAME = re.compile(r'^\{"event": "(\w+)"')
+# The event's host ("host" in event_data), read from the start of the partial file.
+EVENT_HOST = re.compile(r'"event_data": \{.*?"host": "((?:[^"\\]|\\.)*)"', re.DOTALL)
+EVENT_HEAD_CHARS = 16 * 1024
 
 _target: ContextVar[tuple | None] = ContextVar("console_stream", default=None)
 
@@ -123,20 +126,27 @@ class StreamingEventFilter(OutputEventFilter):
             data = {}
         self._end_event()
         if isinstance(data, dict) and data.get("uuid"):  # an event begins
-            self._event = {"uuid": data["uuid"], "event": self._event_name(data["uuid"])}
+            name, host = self._event_name(data["uuid"])
+            self._event = {"uuid": data["uuid"], "event": name}
+            self._target[0].host = host  # type: ignore[index]
 
-    def _event_name(self, uuid: str) -> str:
+    def _event_name(self, uuid: str) -> tuple[str, str]:
+        """(name, host) of an event, from the start of its partial file: the host is in its
+        event_data, before the result (``res``), which may be long."""
         path = self._target[1] / f"{uuid}-partial.json"  # type: ignore[index]
         try:
             with open(path, encoding="utf-8") as partial:
-                match = EVENT_NAME.match(partial.read(200))
+                head = partial.read(EVENT_HEAD_CHARS)
         except OSError:
-            return ""
-        return match[1] if match else ""
+            return "", ""
+        match = EVENT_NAME.match(head)
+        host = EVENT_HOST.search(head)
+        return (match[1] if match else ""), (_json_text(host[1]) if host else "")
 
     def _end_event(self) -> None:
         writer = self._target[0]  # type: ignore[index]
         writer.end_event(self._event["event"] if self._event else "verbose")
+        writer.host = ""
         if self._event is None:
             return
         self._counter += 1
@@ -151,6 +161,13 @@ class StreamingEventFilter(OutputEventFilter):
         self._event = None
         # ansible-runner adds the event's data from its partial file and calls our handler.
         self._event_callback(event)
+
+
+def _json_text(escaped: str) -> str:
+    try:
+        return json.loads(f'"{escaped}"')
+    except ValueError:
+        return ""
 
 
 _expecter_timeout = pexpect.expect.Expecter.timeout

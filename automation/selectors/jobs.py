@@ -11,9 +11,9 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from automation.console import line_renderer, plain_text
-from automation.models import Job, JobLog, Playbook
+from automation.models import Job, JobHost, JobLog, Playbook
 from automation.selectors.days import within_days
-from core.pagination import KeysetPage, keyset_page
+from core.pagination import KeysetPage, encode_cursor, keyset_page
 from inventory.models import Server
 
 PAGE_SIZE = 50
@@ -46,18 +46,69 @@ def job_list(
     """Newest first, ``size`` a page, keyset cursors on (created_at, id): ``before`` the edge of
     a newer page, ``after`` the edge of an older one. No COUNT(*) and no OFFSET, so page 1,000
     costs what page 1 costs."""
-    filters = {"status": status, "playbook": playbook, "server": server, "user": user}
-    jobs = Job.objects.filter(**{name: value for name, value in filters.items() if value})
-    jobs = jobs.filter(within_days("created_at", date_from, date_to))
-    # The page's ids from jobs alone (an index range), then those rows with their relations:
-    # joined in one query, MariaDB starts from servers and sorts every job (48 s at 440k jobs).
-    return keyset_page(
-        jobs,
+    filters = {"status": status, "playbook": playbook, "user": user}
+    filters = {name: value for name, value in filters.items() if value}
+    jobs = Job.objects.filter(**filters).filter(within_days("created_at", date_from, date_to))
+    if server is None:
+        # The page's ids from jobs alone (an index range), then those rows with their
+        # relations: joined in one query, MariaDB starts from servers and sorts every job
+        # (48 s at 440k jobs).
+        return keyset_page(
+            jobs,
+            keys=("created_at", "id"),
+            before=before,
+            after=after,
+            size=size,
+            related=("playbook", "server", "user"),
+        )
+    return _jobs_on_server(jobs, filters, server, date_from, date_to, before, after, size)
+
+
+def _jobs_on_server(jobs, filters, server, date_from, date_to, before, after, size):
+    """Jobs that ran on ``server``: single-server jobs by ``jobs.server_id`` (the
+    (server, created_at) index of jobs), multi-host jobs by their ``job_hosts`` rows (the
+    (server, created_at, job) index of job_hosts, created_at being the job's). Each side is
+    one index range read a page at a time; the two pages are merged here. Cursors are the same
+    (created_at, job id) pairs on both sides."""
+    single = keyset_page(
+        jobs.filter(server=server),
         keys=("created_at", "id"),
         before=before,
         after=after,
         size=size,
-        related=("playbook", "server", "user"),
+    )
+    on_hosts = JobHost.objects.filter(server=server, job__server=None).filter(
+        within_days("created_at", date_from, date_to)
+    )
+    on_hosts = on_hosts.filter(**{f"job__{name}": value for name, value in filters.items()})
+    multi = keyset_page(
+        on_hosts.only("id", "job_id", "created_at"),
+        keys=("created_at", "job_id"),
+        before=before,
+        after=after,
+        size=size,
+    )
+    keyed = sorted(
+        [(job.created_at, job.pk) for job in single.rows]
+        + [(row.created_at, row.job_id) for row in multi.rows],
+        reverse=True,
+    )
+    if after:  # the page just newer than the cursor: the oldest ``size`` of the two
+        shown, more_beyond = keyed[-size:], len(keyed) > size
+        newer = bool(single.newer or multi.newer or more_beyond)
+        older = bool(keyed)
+    else:
+        shown, more_beyond = keyed[:size], len(keyed) > size
+        older = bool(single.older or multi.older or more_beyond)
+        newer = bool(before)
+    loaded = Job.objects.select_related("playbook", "server", "user").in_bulk(
+        [pk for _, pk in shown]
+    )
+    rows = [loaded[pk] for _, pk in shown if pk in loaded]
+    return KeysetPage(
+        rows=rows,
+        newer=encode_cursor(shown[0]) if shown and newer else None,
+        older=encode_cursor(shown[-1]) if shown and older else None,
     )
 
 
@@ -93,14 +144,17 @@ def job_console(
     before: int | None = None,
     start: int | None = None,
     limit: int = WINDOW,
+    host: str = "",
 ) -> list[JobLog]:
     """A window of at most ``limit`` console lines, in order, by the (job, line_number) index:
     after a line, before a line, from a line, or (none given) the last ones. A line's number is
     the number of its first row; the rows continuing a long line are skipped in SQL and its
     text is read only up to ``LINE_SHOWN_CHARS``. Each line carries ``html`` (its text
-    escaped, with its colours) and ``cut`` (it was longer: the download has it whole)."""
+    escaped, with its colours) and ``cut`` (it was longer: the download has it whole).
+    ``host``: only the lines of that host's events (read along the job's line range: the
+    filter is applied within one job, never across the table)."""
     rows: QuerySet[JobLog] = (
-        JobLog.objects.filter(job=job, continuation=False)
+        JobLog.objects.filter(job=job, continuation=False, **({"host": host} if host else {}))
         .annotate(head=Left("content", LINE_SHOWN_CHARS + 1))
         .only("line_number", "log_level")
     )

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from django_q.tasks import async_task
 from accounts.models import User
 from auditing.models import AuditLog
 from auditing.services import NO_USER, audit_record
-from automation.models import Job, Playbook, ProjectSnapshot, WorkerHeartbeat
+from automation.models import Job, JobHost, Playbook, ProjectSnapshot, WorkerHeartbeat
 from automation.runner import sandbox
-from inventory.models import Credential, Server
+from automation.services import targets
+from inventory.models import Credential, Server, ServerGroup
 
 # Extra-var keys that decide where and how Ansible connects (ansible_connection=local would
 # run on the controller): only admins may set them.
@@ -186,8 +188,13 @@ def may_run_locally(user: User) -> bool:
 def job_launch(
     *,
     playbook: Playbook,
-    server: Server,
     user: User,
+    server: Server | None = None,
+    servers: Iterable[Server] = (),
+    groups: Iterable[ServerGroup] = (),
+    limit: str = "",
+    forks: int | None = None,
+    inventory_path: str = "",
     extra_vars: dict[str, Any] | None = None,
     check_mode: bool = False,
     relaunched_from: Job | None = None,
@@ -196,32 +203,61 @@ def job_launch(
 ) -> Job:
     """Create a pending job and enqueue its run once the row is committed. A project
     playbook runs in ``snapshot`` (a relaunch's) or else its project's current one.
-    ``vault_credential`` (a stored vault password) opens the vault values the playbook uses."""
+    ``vault_credential`` (a stored vault password) opens the vault values the playbook uses.
+
+    The target is one ``server`` (kept in ``jobs.server_id``), or ``groups`` and/or a list of
+    ``servers``, and/or a project ``inventory_path``; ``limit`` narrows it (ansible's --limit)
+    and ``forks`` sets parallelism. Every resolved host gets a ``job_hosts`` row in the same
+    transaction as the job: nothing is half-written."""
     if not playbook.is_active:
         raise ValidationError(f"Playbook {playbook.name} is deleted and cannot run.")
     if playbook.in_project:
         snapshot = _snapshot_for(playbook, snapshot)
-    if not server.is_active:
-        raise ValidationError(f"Server {server.hostname} is inactive and cannot run jobs.")
-    if server.is_local and not may_run_locally(user):
+    groups = list(groups)
+    hosts = targets.resolve_hosts(server=server, servers=servers, groups=groups)
+    inventory_path = targets.validate_inventory_path(
+        inventory_path, snapshot=snapshot if playbook.in_project else None
+    )
+    if inventory_path and not may_run_locally(user):
         raise ValidationError(
-            f"Only a super admin can run jobs on {server.hostname}: it runs on the controller "
-            "and the sandbox is off."
+            "Only a super admin can run with a project inventory file while the sandbox is off: "
+            "the file may name hosts that run on the controller."
         )
+    if not hosts and not inventory_path:
+        raise ValidationError("Choose a target: a server, one or more groups, or servers.")
+    for host in hosts:
+        if host.is_local and not may_run_locally(user):
+            raise ValidationError(
+                f"Only a super admin can run jobs on {host.hostname}: it runs on the controller "
+                "and the sandbox is off."
+            )
+    limit = targets.validate_limit(limit)
+    forks = targets.validate_forks(forks)
     extra_vars = validate_extra_vars(extra_vars, user=user)
     if vault_credential is not None and vault_credential.kind != Credential.Kind.VAULT:
         raise ValidationError(f"Credential {vault_credential.name} is not a vault password.")
+    single = hosts[0] if len(hosts) == 1 and not groups and not inventory_path else None
     with transaction.atomic():
+        targets.check_overlap(playbook, hosts)
         job = Job.objects.create(
             vault_credential=vault_credential,
             playbook=playbook,
-            server=server,
+            server=single,
             user=user,
             extra_vars=extra_vars,
             check_mode=check_mode,
             relaunched_from=relaunched_from,
             project_snapshot=snapshot if playbook.in_project else None,
             playbook_path=playbook.path if playbook.in_project else "",
+            limit=limit,
+            forks=forks,
+            inventory_path=inventory_path,
+        )
+        if groups:
+            job.target_groups.set(groups)
+        JobHost.objects.bulk_create(
+            JobHost(job=job, server=host, hostname=host.hostname, created_at=job.created_at)
+            for host in hosts
         )
         transaction.on_commit(lambda: _enqueue(job))
     return job
@@ -257,7 +293,7 @@ def _enqueue(job: Job) -> None:
     launcher: a pending job without a task would wait forever. If even that write fails, the
     row stays pending and jobs_requeue_stale_pending picks it up later."""
     try:
-        task_id = _send_task(job)
+        task_id = send_task(job)
     except Exception as exc:
         reason = _broker_problem(exc)
         message = f"could not be queued: {reason}"
@@ -271,7 +307,7 @@ def _enqueue(job: Job) -> None:
     job.task_id = task_id
 
 
-def _send_task(job: Job, *, suffix: str = "") -> str:
+def send_task(job: Job, *, suffix: str = "") -> str:
     task_id = async_task(
         "automation.tasks.run_job", job.pk, task_name=f"job-{job.job_id}{suffix}", group="jobs"
     )
@@ -294,11 +330,23 @@ def job_cancel(*, job: Job, user: User) -> bool:
 
 
 def job_relaunch(*, job: Job, user: User, latest: bool = False) -> Job:
-    """A new job with the same playbook, server, extra vars and check mode; a project
-    playbook runs at the same revision, or at the project's current one when ``latest``."""
+    """A new job with the same playbook, target, extra vars and check mode; a project
+    playbook runs at the same revision, or at the project's current one when ``latest``.
+    A run on groups runs on their members of now; a list of servers on the same servers."""
+    groups = list(job.target_groups.all())
+    listed = (
+        []
+        if job.server_id or groups
+        else list(Server.objects.filter(job_hosts__job=job).order_by("hostname"))
+    )
     return job_launch(
         playbook=job.playbook,
         server=job.server,
+        servers=listed,
+        groups=groups,
+        limit=job.limit,
+        forks=job.forks,
+        inventory_path=job.inventory_path,
         user=user,
         extra_vars=job.extra_vars,
         check_mode=job.check_mode,
@@ -454,7 +502,7 @@ def jobs_requeue_stale_pending(*, now: datetime | None = None) -> list[tuple[Job
 
 def _requeue(job: Job) -> str:
     try:
-        task_id = _send_task(job, suffix="-requeued")
+        task_id = send_task(job, suffix="-requeued")
     except Exception as exc:
         return f"not re-queued: {_broker_problem(exc)}"
     # Only while still pending: a claim that happened meanwhile keeps its own task id.

@@ -56,12 +56,19 @@ def job_row(request, job_id):
     return render(request, "automation/partials/job_row.html", {"job": job_get(job_id=job_id)})
 
 
+def _host_param(request):
+    """``?host=``: show only the console lines about that host ('' for all)."""
+    return request.GET.get("host", "").strip()[:255]
+
+
 def job_detail(request, job_id):
     job = job_get(job_id=job_id)
     start = ascii_int(request.GET.get("from"), maximum=MAX_LINE)
-    window = job_console(job=job, start=start)
+    host = _host_param(request)
+    window = job_console(job=job, start=start, host=host)
     context = {
         "job": job,
+        "host": host,
         "lines": window,
         "extra_vars": mask_secrets(job.extra_vars),
         "previous_revision": job_previous_revision(job=job),
@@ -78,16 +85,18 @@ def job_log(request, job_id):
     """Console lines for HTMX: ``after=<n>`` (new lines, polled) or ``before=<n>`` (earlier
     lines). A finished job with nothing left to send answers 286 so polling stops."""
     job = job_get(job_id=job_id)
+    host = _host_param(request)
     before = ascii_int(request.GET.get("before"), maximum=MAX_LINE)
     if before is not None:
-        window = job_console(job=job, before=before)
-        context = {"job": job, "lines": window}
+        window = job_console(job=job, before=before, host=host)
+        context = {"job": job, "lines": window, "host": host}
         return render(request, "automation/partials/job_log_earlier.html", context)
     after = ascii_int(request.GET.get("after"), maximum=MAX_LINE) or 0
-    window = job_console(job=job, after=after)
+    window = job_console(job=job, after=after, host=host)
     finished = job.is_finished and len(window) < WINDOW
     context = {
         "job": job,
+        "host": host,
         "lines": window,
         "last_line": window[-1].line_number if window else after,
         "finished": finished,

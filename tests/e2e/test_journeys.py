@@ -260,3 +260,39 @@ def test_add_a_git_project_sync_it_and_run_one_of_its_playbooks(
     page.click("#job-revision")
     expect(page.locator("#revision")).to_have_text(head)
     expect(page.locator("#files")).to_contain_text("roles/hello/tasks/main.yml")
+
+
+def test_make_a_group_and_launch_a_job_on_it(
+    page, live_server, login, super_admin, qcluster, local_target, shot
+):
+    second = ServerFactory(
+        hostname="second.local", ip_address="127.0.0.1", connection=Server.Connection.LOCAL
+    )
+    playbook = playbook_create(
+        name="Group demo",
+        description="",
+        content="- hosts: edge\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.debug:\n        msg: '{{ inventory_hostname }} says {{ word }}'\n",
+        user=None,
+    )
+    login(super_admin)
+    page.goto(f"{live_server.url}/servers/")
+    page.click("text=Groups")
+    page.click("text=New group")
+    page.fill("#id_name", "edge")
+    page.fill("#id_variables", "word: bonjour")
+    page.select_option("#id_servers", [str(local_target.pk), str(second.pk)])
+    shot("group-form")
+    page.click("#group-form button[type=submit]")
+    expect(page.locator("#groups")).to_contain_text("edge")
+    page.goto(f"{live_server.url}/jobs/new/?playbook={playbook.pk}")
+    page.select_option("#id_groups", label="edge")
+    page.fill("#id_forks", "2")
+    page.click("text=Launch")
+    expect(page.locator("#job-status")).to_have_text("Success", timeout=30_000)
+    expect(page.locator("#console")).to_contain_text("second.local says bonjour")
+    expect(page.locator("#host-stats tbody tr")).to_have_count(2)
+    shot("group-job")
+    page.click("#host-secondlocal a.host-filter")
+    expect(page.locator("#console-host")).to_have_text("second.local")
+    expect(page.locator("#console")).not_to_contain_text(f"{local_target.hostname} says")

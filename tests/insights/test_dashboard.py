@@ -92,10 +92,24 @@ def test_server_tiles_count_hot_and_unmonitored_active_servers(db):
     assert (figures["servers_active"], figures["servers_hot"], figures["servers_stale"]) == (
         4,
         2,
-        2,
+        1,
     )
+    # Never polled (just added) is its own figure, not "stale".
+    assert figures["servers_never_polled"] == 1
     stale = analytics.stale_servers(now=now)
-    assert [s.hostname for s in stale][0] == "never.example.net" and len(stale) == 2
+    assert [s.last_monitored for s in stale] == [now - timedelta(minutes=11)]
+
+
+def test_a_server_whose_last_poll_failed_is_failing_however_recent_the_poll(as_user):
+    now = timezone.now()
+    ServerFactory(hostname="broken.example.net", last_monitored=now, last_error="timed out")
+    ServerFactory(hostname="fine.example.net", last_monitored=now)
+    ServerFactory(hostname="gone.example.net", last_error="old", is_active=False)
+    assert analytics.dashboard_figures(tz=UTC, now=now)["servers_failing"] == 1
+    assert [s.hostname for s in analytics.failing_servers()] == ["broken.example.net"]
+    page = as_user.get("/").content.decode()
+    assert 'id="servers-failing">1<' in page and 'id="failing-servers"' in page
+    assert "broken.example.net" in page
 
 
 def test_dashboard_lists_the_last_10_jobs_with_links(as_user):
@@ -196,7 +210,8 @@ def _grow(user, n):
 
 
 # Sessions + user, then the page's own queries: a fixed number whatever the data size.
-DASHBOARD_QUERIES = 11
+# One more than before for the failing servers list.
+DASHBOARD_QUERIES = 12
 # Analytics only reads: the audit rollup is brought up to date by a schedule, not by the page.
 ANALYTICS_QUERIES = 11
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b|\bFOR UPDATE\b", re.IGNORECASE)

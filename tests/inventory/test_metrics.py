@@ -184,9 +184,27 @@ def test_poll_servers_for_one_hostname(ssh_server, local_server, capsys):
     assert ServerMetric.objects.get().server == ssh_server
 
 
+def test_poll_servers_for_one_group_with_its_nested_groups(ssh_server, local_server, capsys):
+    from inventory.models import ServerGroup
+
+    inner = ServerGroup.objects.create(name="inner")
+    inner.servers.add(ssh_server)
+    outer = ServerGroup.objects.create(name="outer")
+    outer.children.add(inner)
+    ServerGroup.objects.create(name="empty")
+    call_command("poll_servers", "--group", "outer")
+    assert "Polled 1 servers (0 failed)" in capsys.readouterr().out
+    assert ServerMetric.objects.get().server == ssh_server
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="Group empty has no active servers"):
+        call_command("poll_servers", "--group", "empty")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--group", "nope"], "No group named"),
         (["--server", "nope.example"], "No server with hostname"),
         (["--workers", "0"], "between 1 and 256"),
     ],

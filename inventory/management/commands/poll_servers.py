@@ -4,7 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.models import Server
+from inventory.models import Server, ServerGroup
+from inventory.selectors import group_member_ids
 from inventory.services import servers_poll
 
 
@@ -19,10 +20,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--server", metavar="HOSTNAME", help="poll only this server")
         parser.add_argument(
+            "--group",
+            metavar="NAME",
+            help="poll only the active servers of this group (nested groups included)",
+        )
+        parser.add_argument(
             "--workers", type=int, default=32, help="concurrent connections (1-256, default 32)"
         )
 
-    def handle(self, *args, server=None, workers=32, **options):
+    def handle(self, *args, server=None, group=None, workers=32, **options):
         if not 1 <= workers <= 256:
             raise CommandError("--workers must be between 1 and 256.")
         servers = Server.objects.filter(is_active=True)
@@ -30,6 +36,13 @@ class Command(BaseCommand):
             servers = Server.objects.filter(hostname=server.strip().lower())
             if not servers.exists():
                 raise CommandError(f"No server with hostname {server!r}.")
+        if group is not None:
+            found = ServerGroup.objects.filter(name=group.strip()).first()
+            if found is None:
+                raise CommandError(f"No group named {group!r}.")
+            servers = servers.filter(pk__in=group_member_ids([found.pk]))
+            if not servers.exists():
+                raise CommandError(f"Group {found.name} has no active servers to poll.")
         started = time.monotonic()
         results = servers_poll(servers=servers, max_workers=workers)
         failed = 0

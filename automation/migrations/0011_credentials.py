@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automation', '0009_projects'),
-        ('inventory', '0002_credentials'),
+        ('automation', '0010_job_hosts'),
+        ('inventory', '0003_credentials'),
     ]
 
     operations = [
