@@ -220,7 +220,8 @@ def assert_nowhere_in_clear(values, settings):
             ]
             assert columns, table
             # Names from the schema itself, never from input.
-            cursor.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608
+            quoted = ", ".join(map(connection.ops.quote_name, columns))  # `limit` is a keyword
+            cursor.execute(f"SELECT {quoted} FROM {table}")  # noqa: S608
             dump = "\n".join(str(v) for row in cursor.fetchall() for v in row)
             for value in values:
                 assert value not in dump, f"a secret in clear in {table}"
