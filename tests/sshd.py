@@ -17,10 +17,41 @@ from pathlib import Path
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
-def free_port():
+# Under pytest-xdist each worker (PYTEST_XDIST_WORKER=gw0, gw1, ...) takes its ports from a block
+# of its own below the kernel's ephemeral range (32768-60999 on Linux), never from port 0: a port
+# one worker found free and is about to give to sshd or redis, or keeps closed on purpose for an
+# "unreachable" test, must not be what the kernel hands the next worker a moment later. Outside
+# xdist (a serial run, bench/) the kernel picks, as before.
+PORT_BASE = 20000
+PORT_BLOCK = 500
+_handed_out = 0
+
+
+def _bindable(port):
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port():
+    """A loopback TCP port nobody listens on (see above for parallel runs)."""
+    global _handed_out
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    start = PORT_BASE + int(worker.removeprefix("gw")) % 25 * PORT_BLOCK
+    for _ in range(PORT_BLOCK):
+        # Never the same port twice in a row: one just handed out may not be bound yet.
+        port = start + _handed_out % PORT_BLOCK
+        _handed_out += 1
+        if _bindable(port):
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_BLOCK - 1}")
 
 
 def keygen(path):
