@@ -19,7 +19,46 @@ class InvalidTransition(Exception):
     """A job status change the state machine does not allow (e.g. success -> running)."""
 
 
-class Job(AuditedMixin, models.Model):
+class ConditionalTransitions:
+    """The status change jobs and project syncs share: an UPDATE that applies only while the
+    row is still in a status the change may start from, with its audit row
+    (``changes: {field: [old, new]}``) in the same transaction. Models say which action a
+    change is recorded as (``transition_audit_action``)."""
+
+    def transition_audit_action(self, old_status, to):
+        return AuditLog.Action.UPDATE
+
+    def _apply_transition(self, sources, to, fields, audit_user):
+        """Inside a transaction: True when this process made the change (the instance then
+        holds it), False when another one changed the row first."""
+        model = type(self)
+        # The values this change overwrites, for the audit row (the instance may be stale or
+        # loaded with .only()).
+        before = model.objects.filter(pk=self.pk).values("status", *fields).first() or {}
+        if not model.objects.filter(pk=self.pk, status__in=sources).update(status=to, **fields):
+            return False
+        self.status = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+        # Foreign keys as their ids, as values() read them.
+        after = {
+            "status": to,
+            **{
+                name: value.pk if isinstance(value, models.Model) else value
+                for name, value in fields.items()
+            },
+        }
+        changes = {
+            name: [jsonable(before.get(name)), jsonable(value)]
+            for name, value in after.items()
+            if before.get(name) != value
+        }
+        action = self.transition_audit_action(before.get("status"), to)
+        audit_record(action, self, {"changes": changes}, user=audit_user)
+        return True
+
+
+class Job(ConditionalTransitions, AuditedMixin, models.Model):
     """One run of a playbook against a server.
 
     Status moves pending -> running -> success|failed|cancelled, or pending -> cancelled|failed.
@@ -221,37 +260,24 @@ class Job(AuditedMixin, models.Model):
         sources = [s for s, targets in self.ALLOWED.items() if to in targets]
         if self.status not in sources:
             raise InvalidTransition(f"job {self.job_id}: {self.status} -> {to} is not allowed")
+        old_status = self.status
         with transaction.atomic():
-            # The values this change overwrites, for the audit row (the instance may be stale
-            # or loaded with .only()).
-            before = Job.objects.filter(pk=self.pk).values("status", *fields).first() or {}
-            updated = Job.objects.filter(pk=self.pk, status__in=sources).update(status=to, **fields)
-            if updated:
-                old_status, self.status = self.status, to
-                for name, value in fields.items():
-                    setattr(self, name, value)
-                self._audit_transition(before, {"status": to, **fields}, audit_user)
-                if to in self.FINISHED:
-                    # This is the only place jobs reach a final status. Sent inside the
-                    # transaction, so receivers (the analytics rollups) count the run if and only
-                    # if its final status commits; see automation/signals.py.
-                    job_finished.send(sender=Job, job=self, old_status=old_status)
+            updated = self._apply_transition(sources, to, fields, audit_user)
+            if updated and to in self.FINISHED:
+                # This is the only place jobs reach a final status. Sent inside the
+                # transaction, so receivers (the analytics rollups) count the run if and only
+                # if its final status commits; see automation/signals.py.
+                job_finished.send(sender=Job, job=self, old_status=old_status)
         if not updated:
             self.refresh_from_db()
             return False
         return True
 
-    def _audit_transition(self, before, after, user):
-        changes = {
-            name: [jsonable(before.get(name)), jsonable(value)]
-            for name, value in after.items()
-            if before.get(name) != value
-        }
-        cancel = after["status"] == self.Status.CANCELLED and before.get("status") == (
-            self.Status.PENDING
-        )
-        action = AuditLog.Action.CANCEL if cancel else AuditLog.Action.UPDATE
-        audit_record(action, self, {"changes": changes}, user=user)
+    def transition_audit_action(self, old_status, to):
+        # A cancel before the start is CANCEL; a running job's cancel was recorded when it
+        # was requested (request_cancel), so its end is an UPDATE.
+        cancel = to == self.Status.CANCELLED and old_status == self.Status.PENDING
+        return AuditLog.Action.CANCEL if cancel else AuditLog.Action.UPDATE
 
     def start(self, *, worker=""):
         """Claim a pending job for a worker; False when it was already claimed or cancelled."""

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from auditing.mixins import AuditedMixin
 from auditing.models import AuditLog
-from auditing.services import audit_record, jsonable
-from automation.models.jobs import Job
+from auditing.services import audit_record
+from automation.models.jobs import ConditionalTransitions, Job
 
 
 def projects_root() -> Path:
@@ -152,7 +152,7 @@ class ProjectSnapshot(models.Model):
         return self.pruned_at is None and self.absolute_path.is_dir()
 
 
-class ProjectSync(AuditedMixin, models.Model):
+class ProjectSync(ConditionalTransitions, AuditedMixin, models.Model):
     """One sync of a project: fetch its source and make (or reuse) the snapshot of the revision
     it names. Runs on a worker like a job, with a job's life cycle: pending -> running ->
     success|failed|cancelled, or pending -> cancelled|failed."""
@@ -229,34 +229,14 @@ class ProjectSync(AuditedMixin, models.Model):
         if self.status not in sources:
             return False
         with transaction.atomic():
-            before = ProjectSync.objects.filter(pk=self.pk).values("status", *fields).first()
-            updated = ProjectSync.objects.filter(pk=self.pk, status__in=sources).update(
-                status=to, **fields
-            )
-            if updated:
-                self.status = to
-                for name, value in fields.items():
-                    setattr(self, name, value)
-                # Foreign keys as their ids, as values() read them.
-                after = {
-                    "status": to,
-                    **{
-                        name: value.pk if isinstance(value, models.Model) else value
-                        for name, value in fields.items()
-                    },
-                }
-                changes = {
-                    name: [jsonable((before or {}).get(name)), jsonable(value)]
-                    for name, value in after.items()
-                    if (before or {}).get(name) != value
-                }
-                cancel = to == self.Status.CANCELLED
-                action = AuditLog.Action.CANCEL if cancel else AuditLog.Action.UPDATE
-                audit_record(action, self, {"changes": changes}, user=audit_user)
+            updated = self._apply_transition(sources, to, fields, audit_user)
         if not updated:
             self.refresh_from_db()
             return False
         return True
+
+    def transition_audit_action(self, old_status, to):
+        return AuditLog.Action.CANCEL if to == self.Status.CANCELLED else AuditLog.Action.UPDATE
 
     def start(self, *, worker=""):
         if self.status != self.Status.PENDING:

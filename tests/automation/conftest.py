@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from automation.services import playbooks as services
+from automation.services.jobs import job_launch
 from inventory.models import Server
 from tests.factories import ServerFactory
 from tests.worker import wait_for  # noqa: F401 - the job tests import it from here
@@ -19,6 +20,19 @@ def inline_tasks(monkeypatch, django_capture_on_commit_callbacks):
 
     monkeypatch.setattr(Conf, "SYNC", True)
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def launch(inline_tasks):
+    """Launch a job and run it inline, as a worker would after the commit."""
+
+    def run(**kwargs):
+        with inline_tasks():
+            job = job_launch(**kwargs)
+        job.refresh_from_db()
+        return job
+
+    return run
 
 
 @pytest.fixture

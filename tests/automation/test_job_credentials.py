@@ -14,24 +14,13 @@ from django.db import connection
 from django.urls import reverse
 
 from automation.models import Job, JobLog
-from automation.services.jobs import job_launch, job_relaunch
+from automation.services.jobs import job_relaunch
 from inventory.models import Credential
 from inventory.services import credential_save
 from tests.conftest import TARGET_USER
 from tests.factories import ServerFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def launch(inline_tasks):
-    def run(**kwargs):
-        with inline_tasks():
-            job = job_launch(**kwargs)
-        job.refresh_from_db()
-        return job
-
-    return run
 
 
 @pytest.fixture

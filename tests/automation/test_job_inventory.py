@@ -75,17 +75,6 @@ def fleet(fleet_servers, settings, admin):
     return servers, {"webservers": web, "db": db, "prod": prod}
 
 
-@pytest.fixture
-def launch(inline_tasks):
-    def run(**kwargs):
-        with inline_tasks():
-            job = job_launch(**kwargs)
-        job.refresh_from_db()
-        return job
-
-    return run
-
-
 def console(job):
     return [
         line

@@ -17,19 +17,6 @@ from tests.sshd import free_port
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def launch(inline_tasks):
-    """Launch a job and run it inline, as a worker would after the commit."""
-
-    def run(**kwargs):
-        with inline_tasks():
-            job = job_launch(**kwargs)
-        job.refresh_from_db()
-        return job
-
-    return run
-
-
 def console(job):
     return list(
         JobLog.objects.filter(job=job)

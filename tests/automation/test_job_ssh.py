@@ -7,23 +7,11 @@ import shutil
 import pytest
 
 from automation.models import Job, JobLog
-from automation.services.jobs import job_launch
 from tests.automation.conftest import tasks_yaml
 from tests.factories import ServerFactory
 from tests.sshd import keygen
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def launch(inline_tasks):
-    def run(**kwargs):
-        with inline_tasks():
-            job = job_launch(**kwargs)
-        job.refresh_from_db()
-        return job
-
-    return run
 
 
 @pytest.fixture
